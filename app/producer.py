@@ -1,0 +1,106 @@
+"""A fast, acks=all producer for data-path output (confluent-kafka / librdkafka).
+
+Faust's own producer is tuned for changelogs (and, on the embedded broker, sends one record per
+batch); forwarding ingest output through it costs one await per record. Here a whole batch is
+handed to librdkafka without awaiting, and the caller awaits one future that resolves when the
+broker has acknowledged every record of the batch (or fails with the first error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+Headers = list[tuple[str, str | bytes | None]]
+OutRecord = tuple[bytes | None, bytes, Headers | None]
+"""(key, value, headers) of one record to send."""
+
+
+class DeliveryError(RuntimeError):
+    """The broker did not acknowledge a record; nothing in the batch may be assumed written."""
+
+
+class _BatchWaiter:
+    __slots__ = ("error", "future", "loop", "remaining")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop = loop
+        self.remaining = count
+        self.error: KafkaError | None = None
+        self.future: asyncio.Future[None] = loop.create_future()
+
+    def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        # Runs on the poll thread; only the last delivery crosses into the event loop.
+        if err is not None and self.error is None:
+            self.error = err
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if self.future.done():
+            return
+        if self.error is not None:
+            self.future.set_exception(DeliveryError(str(self.error)))
+        else:
+            self.future.set_result(None)
+
+
+class FastProducer:
+    """One librdkafka producer per process, polled on a background thread."""
+
+    def __init__(self, bootstrap: str, **config: Any) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "linger.ms": 5,
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 500_000,
+                "compression.type": "none",
+                "message.timeout.ms": 30_000,
+                **config,
+            }
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll_loop, name="fast-producer", daemon=True)
+        self._thread.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+    async def send_batch(self, topic: str, records: Sequence[OutRecord]) -> None:
+        """Send every record and return once all are acknowledged by the broker."""
+        if not records:
+            return
+        waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
+        produce = self._producer.produce
+        callback = waiter.on_delivery
+        for key, value, headers in records:
+            while True:
+                try:
+                    produce(topic, value, key, headers=headers, on_delivery=callback)
+                    break
+                except BufferError:
+                    # Local queue full: let the poll thread drain deliveries, then retry.
+                    await asyncio.sleep(0.005)
+                except KafkaException as exc:
+                    waiter.on_delivery(exc.args[0], None)  # type: ignore[arg-type]
+                    break
+        await waiter.future
+
+    async def send_many(self, batches: Iterable[tuple[str, Sequence[OutRecord]]]) -> None:
+        await asyncio.gather(*(self.send_batch(topic, recs) for topic, recs in batches if recs))
+
+    def list_topics(self, timeout_s: float = 2.0) -> Any:
+        return self._producer.list_topics(timeout=timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._producer.flush(timeout_s)
+        self._stop.set()
+        self._thread.join(timeout_s)
