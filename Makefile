@@ -10,7 +10,7 @@ REDIS_PORT ?= 6379
 TYPED := app agents tables schemas
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration lint format typecheck bench redis clean
+.PHONY: help install install-test-tools run test test-unit test-integration lint format typecheck bench redis clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -21,7 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# TypeScript compiler for the codegen test (generated interfaces must pass tsc --noEmit).
+TSC := .node/node_modules/.bin/tsc
+$(TSC):
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the TypeScript codegen test (apt-get install npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .node typescript@7
+
 install: $(STAMP) ## Create the venv and install DataNexus with dev tools
+
+install-test-tools: $(TSC)
 
 run: install ## Start the embedded broker, a worker and the web server (Ctrl-C stops all)
 	$(BIN)/datanexus up
@@ -41,7 +49,7 @@ format: install ## Apply ruff fixes and formatting
 typecheck: install
 	$(BIN)/mypy $(TYPED)
 
-test: install redis lint ## Lint, type-check, then unit and integration tests (starts what is missing)
+test: install install-test-tools redis lint ## Lint, type-check, then unit and integration tests (starts what is missing)
 	DATANEXUS_REDIS_URL=redis://$(REDIS_HOST):$(REDIS_PORT)/0 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no services)

@@ -4,12 +4,15 @@ Faust's own producer is tuned for changelogs (and, on the embedded broker, sends
 batch); forwarding ingest output through it costs one await per record. Here a whole batch is
 handed to librdkafka without awaiting, and the caller awaits one future that resolves when the
 broker has acknowledged every record of the batch (or fails with the first error).
+
+Delivery reports are served by ``poll(0)`` from a task on the event loop, not from a thread:
+per-record callbacks on a second thread fight the event loop for the GIL, which measured here cost
+about a quarter of an agent's throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,12 +37,11 @@ class _BatchWaiter:
         self.future: asyncio.Future[None] = loop.create_future()
 
     def on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
-        # Runs on the poll thread; only the last delivery crosses into the event loop.
         if err is not None and self.error is None:
             self.error = err
         self.remaining -= 1
         if self.remaining == 0:
-            self.loop.call_soon_threadsafe(self._finish)
+            self._finish()
 
     def _finish(self) -> None:
         if self.future.done():
@@ -51,7 +53,9 @@ class _BatchWaiter:
 
 
 class FastProducer:
-    """One librdkafka producer per process, polled on a background thread."""
+    """One librdkafka producer per process; delivery reports polled on the event loop."""
+
+    IDLE_POLL_S = 0.001
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
         self._producer = Producer(
@@ -66,13 +70,20 @@ class FastProducer:
                 **config,
             }
         )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll_loop, name="fast-producer", daemon=True)
-        self._thread.start()
+        self._outstanding = 0
+        self._poller: asyncio.Task[None] | None = None
 
-    def _poll_loop(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
+    async def _poll_while_outstanding(self) -> None:
+        poll = self._producer.poll
+        while self._outstanding > 0:
+            if poll(0) == 0:
+                await asyncio.sleep(self.IDLE_POLL_S)
+            else:
+                await asyncio.sleep(0)
+
+    def _ensure_poller(self) -> None:
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll_while_outstanding())
 
     async def send_batch(self, topic: str, records: Sequence[OutRecord]) -> None:
         """Send every record and return once all are acknowledged by the broker."""
@@ -81,18 +92,24 @@ class FastProducer:
         waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
         produce = self._producer.produce
         callback = waiter.on_delivery
-        for key, value, headers in records:
-            while True:
-                try:
-                    produce(topic, value, key, headers=headers, on_delivery=callback)
-                    break
-                except BufferError:
-                    # Local queue full: let the poll thread drain deliveries, then retry.
-                    await asyncio.sleep(0.005)
-                except KafkaException as exc:
-                    waiter.on_delivery(exc.args[0], None)  # type: ignore[arg-type]
-                    break
-        await waiter.future
+        self._outstanding += 1
+        try:
+            self._ensure_poller()
+            for key, value, headers in records:
+                while True:
+                    try:
+                        produce(topic, value, key, headers=headers, on_delivery=callback)
+                        break
+                    except BufferError:
+                        # Local queue full: serve delivery reports, then retry.
+                        self._producer.poll(0)
+                        await asyncio.sleep(0.002)
+                    except KafkaException as exc:
+                        waiter.on_delivery(exc.args[0], None)  # type: ignore[arg-type]
+                        break
+            await waiter.future
+        finally:
+            self._outstanding -= 1
 
     async def send_many(self, batches: Iterable[tuple[str, Sequence[OutRecord]]]) -> None:
         await asyncio.gather(*(self.send_batch(topic, recs) for topic, recs in batches if recs))
@@ -102,5 +119,3 @@ class FastProducer:
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.flush(timeout_s)
-        self._stop.set()
-        self._thread.join(timeout_s)

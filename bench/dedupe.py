@@ -1,0 +1,256 @@
+"""De-duplication throughput and Bloom memory/accuracy, against a real Redis.
+
+Every mode runs the same batch loop (decode JSON -> dedupe -> encode and hand the forwarded
+records to a sink); passthrough is that loop with dedupe off, and each mode is reported as a
+ratio to it. `--sink null` measures the bare loop (worst case for the ratio: nothing else
+costs time), `--sink kafka` sends to an embedded broker with the app's FastProducer, like the
+HTTP ingest does. A `--through-worker` path (same modes through the Faust worker) plugs in as
+another `Runner` (see `RUNNERS`).
+
+    python bench/dedupe.py [--records 200000] [--batch 1000] [--sink null|kafka]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from tables.bloom import RedisSlicedBloom, SlicePlan, optimal_bits_per_key
+from tables.dedupe import (
+    DedupeConfig,
+    DedupeConfigRegistry,
+    DedupeEngine,
+    DedupeMode,
+    Record,
+)
+
+Sink = Callable[[list[bytes]], Awaitable[None]]
+MODES = (DedupeMode.OFF, DedupeMode.EXACT, DedupeMode.FUZZY, DedupeMode.BLOOM)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    records: int
+    batch: int
+    duplicate_share: float
+    bloom_capacity: int
+    bloom_fp_rate: float
+    redis_url: str
+    sink: str
+
+
+def make_payloads(count: int, duplicate_share: float, seed: int = 7) -> list[bytes]:
+    """JSON records as the ingest path receives them; a share repeats earlier ids/payloads."""
+    rng = random.Random(seed)
+    now = int(time.time() * 1000)
+    out: list[bytes] = []
+    originals: list[dict[str, Any]] = []
+    for index in range(count):
+        if originals and rng.random() < duplicate_share:
+            record = dict(rng.choice(originals))
+            record["payload"] = {**record["payload"], "trace_id": f"t{index}"}
+        else:
+            record = {
+                "id": f"evt-{index}-{rng.getrandbits(32):08x}",
+                "source": "bench",
+                "event_time": now + index,
+                "payload": {"user": rng.randrange(10_000), "amount": index % 977, "trace_id": ""},
+                "ingested_at": now + index,
+            }
+            originals.append(record)
+        out.append(orjson.dumps(record))
+    return out
+
+
+async def run_loop(
+    engine: DedupeEngine | None,
+    payloads: Sequence[bytes],
+    batch: int,
+    sink: Sink,
+    span_ms: int = 300_000,
+) -> tuple[float, int]:
+    """The shared batch loop; returns (records per second, forwarded count).
+
+    The clock handed to the engine advances so that the records spread evenly over `span_ms`
+    (one dedupe window): the time-sliced Bloom filter then sees its configured capacity per
+    window, as in a stream arriving at capacity rate, instead of everything in one slice.
+    """
+    forwarded = 0
+    clock_start = int(time.time() * 1000)
+    batches = max(1, (len(payloads) + batch - 1) // batch)
+    started = time.perf_counter()
+    for number, start in enumerate(range(0, len(payloads), batch)):
+        chunk = payloads[start : start + batch]
+        records: list[Record] = [orjson.loads(raw) for raw in chunk]
+        now_ms = clock_start + number * span_ms // batches
+        if engine is None:
+            out = [orjson.dumps(record) for record in records]
+        else:
+            verdicts = await engine.check_batch(records, now_ms)
+            out = [orjson.dumps(r) for r, v in zip(records, verdicts, strict=True) if v.forward]
+        forwarded += len(out)
+        await sink(out)
+    return len(payloads) / (time.perf_counter() - started), forwarded
+
+
+async def null_sink(_batch: list[bytes]) -> None:
+    return None
+
+
+async def open_sink(kind: str, stack: AsyncExitStack) -> Sink:
+    if kind == "null":
+        return null_sink
+    from app.dev_broker import EmbeddedBroker
+    from app.producer import FastProducer
+
+    broker = stack.enter_context(EmbeddedBroker().start())
+    producers = [FastProducer(broker.bootstrap)]
+    topic = "bench.dedupe"
+
+    def close_producer() -> None:
+        # drop the last reference before the broker stops, or librdkafka keeps reconnecting
+        producers.pop().close()
+        gc.collect()
+
+    stack.callback(close_producer)
+
+    async def kafka_sink(batch: list[bytes]) -> None:
+        await producers[0].send_batch(topic, [(None, value, None) for value in batch])
+
+    await kafka_sink([b"warm-up"])
+    return kafka_sink
+
+
+async def bench_modes(options: BenchOptions, redis: Redis, sink: Sink) -> dict[str, float]:
+    payloads = make_payloads(options.records, options.duplicate_share)
+    prefix = f"bench:dedupe:{os.getpid()}"
+    rates: dict[str, float] = {}
+    for mode in MODES:
+        config = DedupeConfig(
+            mode=mode,
+            ignore_fields=("trace_id",),
+            bloom_capacity=options.bloom_capacity,
+            bloom_fp_rate=options.bloom_fp_rate,
+        )
+        engine = None
+        if mode is not DedupeMode.OFF:
+            engine = DedupeEngine(
+                DedupeConfigRegistry(default=config), redis, key_prefix=f"{prefix}:{mode}"
+            )
+        rate, forwarded = await run_loop(engine, payloads, options.batch, sink)
+        rates[mode.value] = rate
+        print(f"  {mode.value:<8} {rate:>10,.0f} records/s  forwarded {forwarded:,}")
+        await delete_prefix(redis, f"{prefix}:{mode}")
+    return rates
+
+
+async def bench_bloom_accuracy(options: BenchOptions, redis: Redis) -> dict[str, float]:
+    """Fill a sliced filter to capacity over one window, then probe keys never added."""
+    capacity, fp_rate = options.bloom_capacity, options.bloom_fp_rate
+    plan = SlicePlan.for_window(300_000, 4, capacity, fp_rate)
+    prefix = f"bench:bloom:{os.getpid()}"
+    bloom = RedisSlicedBloom(redis, prefix, plan)
+    start_ms = 1_700_000_000_000
+    step = 1_000
+    spread = plan.window_ms - plan.slice_ms // 10
+    for first in range(0, capacity, step):
+        keys = [f"in-{i}".encode() for i in range(first, min(first + step, capacity))]
+        await bloom.check_and_add(keys, start_ms + first * spread // capacity)
+    end_ms = start_ms + spread
+    probes = 100_000
+    false_positives = 0
+    for first in range(0, probes, 5_000):
+        keys = [f"out-{i}".encode() for i in range(first, first + 5_000)]
+        false_positives += sum(await bloom.contains(keys, end_ms))
+    memory_bits = await bloom.memory_bits(end_ms)
+    await delete_prefix(redis, prefix)
+    optimum = optimal_bits_per_key(fp_rate)
+    return {
+        "measured_fp_rate": false_positives / probes,
+        "bits_per_key_in_slice": plan.sizing.bits_per_key,
+        "optimum_for_slice_target": optimal_bits_per_key(plan.sizing.fp_rate),
+        "redis_bits_per_window_key": memory_bits / capacity,
+        "optimum_bits_per_key": optimum,
+    }
+
+
+async def delete_prefix(redis: Redis, prefix: str) -> None:
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=10_000)]
+    for first in range(0, len(keys), 10_000):
+        await redis.delete(*keys[first : first + 10_000])
+
+
+async def main_async(options: BenchOptions) -> None:
+    redis = Redis.from_url(options.redis_url)
+    async with AsyncExitStack() as stack:
+        sink = await open_sink(options.sink, stack)
+        print(
+            f"dedupe bench: {options.records:,} records, batch {options.batch}, "
+            f"{options.duplicate_share:.0%} repeats, sink={options.sink}"
+        )
+        rates = await bench_modes(options, redis, sink)
+    base = rates[DedupeMode.OFF.value]
+    targets = {"exact": 0.5, "fuzzy": None, "bloom": 0.7}
+    print("ratio to passthrough:")
+    for mode, target in targets.items():
+        ratio = rates[mode] / base
+        verdict = "" if target is None else (" ok" if ratio >= target else " BELOW TARGET")
+        goal = "" if target is None else f" (target >= {target:.0%})"
+        print(f"  {mode:<8} {ratio:6.1%}{goal}{verdict}")
+    accuracy = await bench_bloom_accuracy(options, redis)
+    print(
+        f"bloom at capacity {options.bloom_capacity:,}, target p={options.bloom_fp_rate}: "
+        f"measured fp {accuracy['measured_fp_rate']:.4%}"
+    )
+    optimum = accuracy["optimum_bits_per_key"]
+    per_slice = accuracy["bits_per_key_in_slice"] / accuracy["optimum_for_slice_target"]
+    print(
+        f"  bits/key per slice filter {accuracy['bits_per_key_in_slice']:.2f} "
+        f"vs optimum for its target {accuracy['optimum_for_slice_target']:.2f} ({per_slice:.3f}x)"
+    )
+    print(
+        f"  Redis bits per key in window {accuracy['redis_bits_per_window_key']:.2f} "
+        f"vs plain-filter optimum {optimum:.2f} "
+        f"({accuracy['redis_bits_per_window_key'] / optimum:.3f}x, includes time slicing)"
+    )
+    await redis.aclose()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> BenchOptions:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--duplicates", type=float, default=0.1)
+    parser.add_argument("--bloom-capacity", type=int, default=100_000)
+    parser.add_argument("--bloom-fp-rate", type=float, default=0.01)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--sink", choices=("null", "kafka"), default="null")
+    args = parser.parse_args(argv)
+    return BenchOptions(
+        records=args.records,
+        batch=args.batch,
+        duplicate_share=args.duplicates,
+        bloom_capacity=args.bloom_capacity,
+        bloom_fp_rate=args.bloom_fp_rate,
+        redis_url=args.redis_url,
+        sink=args.sink,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(main_async(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Protobuf vs JSON on clickstream-like records, and our serdes vs confluent-kafka's.
+
+Prints, from one run: the framed protobuf size as a ratio of the JSON size, and our
+serialize+deserialize rate as a ratio of confluent-kafka's ProtobufSerializer/Deserializer on
+the same records (both against confluent's in-memory mock registry, so no network is timed).
+Run: ``python bench/serde.py [--records N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_name_strategy
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer as CDeserializer
+from confluent_kafka.schema_registry.protobuf import ProtobufSerializer as CSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from schemas.formats import ProtobufSchema, handler_for
+from schemas.serde import ConfluentClientLookup, ProtobufDeserializer, ProtobufSerializer
+from schemas.types import SchemaType
+
+SAMPLE = Path(__file__).resolve().parents[1] / "schemas" / "samples" / "clickstream.proto"
+ACTIONS = ["VIEW", "CLICK", "SCROLL", "PURCHASE"]
+PATHS = ["/", "/search", "/product/{}", "/cart", "/checkout", "/category/{}"]
+
+
+def make_records(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    records = []
+    for n in range(count):
+        ts = datetime.fromtimestamp(1_714_000_000 + n * 0.37 + rng.random(), tz=UTC)
+        record: dict[str, Any] = {
+            "event_id": f"{rng.getrandbits(128):032x}",
+            "user_id": f"user-{rng.randrange(50_000)}",
+            "session_id": f"sess-{rng.getrandbits(48):012x}",
+            "occurred_at": ts.isoformat().replace("+00:00", "Z"),
+            "action": rng.choice(ACTIONS),
+            "url": "https://shop.example.com" + rng.choice(PATHS).format(rng.randrange(9999)),
+            "device": {
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0",
+                "os": rng.choice(["linux", "ios", "android", "windows"]),
+                "screen_width": rng.choice([390, 1280, 1920]),
+                "screen_height": rng.choice([844, 800, 1080]),
+            },
+            "attributes": {"campaign": rng.choice(["spring", "brand", "retarget"])},
+            "experiments": rng.sample(["exp-checkout-v2", "exp-reco-b", "exp-nav"], k=2),
+            "value": round(rng.random() * 200, 2),
+            "dwell_ms": rng.randrange(100, 60_000),
+        }
+        if rng.random() < 0.5:
+            record["referrer"] = "https://www.search.example/?q=shoes"
+        records.append(record)
+    return records
+
+
+def _rate(fn: Callable[[], None], count: int, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20_000)
+    args = parser.parse_args()
+
+    schema = handler_for(SchemaType.PROTOBUF).parse(SAMPLE.read_text(), [])
+    assert isinstance(schema, ProtobufSchema)
+    cls = schema.message_class([0])
+    records = make_records(args.records)
+    messages: list[Message] = [json_format.ParseDict(r, cls()) for r in records]
+
+    client = SchemaRegistryClient.new_client({"url": "mock://bench"})
+    conf = {"subject.name.strategy": topic_subject_name_strategy}
+    ctx = SerializationContext("clicks", MessageField.VALUE)
+    theirs_ser, theirs_de = CSerializer(cls, client, conf), CDeserializer(cls, conf)
+    lookup = ConfluentClientLookup(client)
+    ours_ser, ours_de = ProtobufSerializer(lookup), ProtobufDeserializer(lookup, cls)
+
+    json_bytes = sum(len(orjson.dumps(r)) for r in records)
+    framed = [ours_ser.serialize("clicks-value", m) for m in messages]
+    assert framed == [theirs_ser(m, ctx) for m in messages[:100]] + framed[100:]
+    proto_bytes = sum(len(f) for f in framed)
+
+    def ours() -> None:
+        for m in messages:
+            ours_de.deserialize(ours_ser.serialize("clicks-value", m))
+
+    def theirs() -> None:
+        for m in messages:
+            theirs_de(theirs_ser(m, ctx), ctx)
+
+    our_rate, their_rate = _rate(ours, len(messages)), _rate(theirs, len(messages))
+    ratio = proto_bytes / json_bytes
+    print(f"records: {len(records)}")
+    print(
+        f"size: protobuf {proto_bytes / len(records):.1f} B/record, "
+        f"JSON {json_bytes / len(records):.1f} B/record -> ratio {ratio:.3f} "
+        f"({(1 - ratio) * 100:.1f}% smaller; requirement >= 40%, target >= 60%)"
+    )
+    print(
+        f"serialize+deserialize: ours {our_rate:,.0f} rec/s, confluent-kafka {their_rate:,.0f} "
+        f"rec/s -> ratio {our_rate / their_rate:.2f} (target >= 1.0)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Confluent-compatible schema registry: state in the ``_schemas`` topic, served by Faust web."""
+
+from __future__ import annotations
+
+from schemas.registry.errors import RegistryError
+from schemas.registry.kafka_store import KafkaSchemaStore, KafkaStoreConfig
+from schemas.registry.memory_store import MemoryLog, MemoryStore
+from schemas.registry.service import RegistryService, SchemaPayload
+from schemas.registry.types import SchemaStore
+
+SCHEMAS_TOPIC = "_schemas"
+
+
+def create_registry_service(
+    bootstrap_servers: str, *, embedded_broker: bool, topic: str = SCHEMAS_TOPIC
+) -> RegistryService:
+    """A registry on the Kafka topic ``topic``; ``embedded_broker`` enables the Tansu settings."""
+    config = KafkaStoreConfig(
+        bootstrap_servers=bootstrap_servers,
+        topic=topic,
+        single_record_batches=embedded_broker,
+        fetch_wait_ms=5 if embedded_broker else 100,
+    )
+    return RegistryService(KafkaSchemaStore(config))
+
+
+__all__ = [
+    "SCHEMAS_TOPIC",
+    "KafkaSchemaStore",
+    "KafkaStoreConfig",
+    "MemoryLog",
+    "MemoryStore",
+    "RegistryError",
+    "RegistryService",
+    "SchemaPayload",
+    "SchemaStore",
+    "create_registry_service",
+]

@@ -1,0 +1,462 @@
+"""The de-duplication engine: one local-state read/write per key and one Redis round trip per
+batch; decides verdict and action, the caller (ingest agent or HTTP edge) emits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from tables.bloom import RedisSlicedBloom
+from tables.bloom.redis_sliced import ScriptHandle, execute_pipeline
+from tables.dedupe.config import DedupeConfig, DedupeConfigRegistry, DedupeMode, WindowClock
+from tables.dedupe.filters import FilterCache, SourceFilters
+from tables.dedupe.keys import fuzzy_key
+from tables.dedupe.local_state import WindowedMemoryState
+from tables.dedupe.metrics import DedupeMetrics
+from tables.dedupe.policy import action_for
+from tables.dedupe.redis_mirror import (
+    RELEASE_FIRST_SEEN,
+    RELEASED,
+    SET_FIRST_SEEN,
+    CatchUpQueue,
+    PendingBloomAdd,
+    PendingFirstSeen,
+    parse_first_seen,
+    queue_release,
+    queue_set_first_seen,
+)
+from tables.dedupe.types import DedupeResult, DedupeStage, DedupeState, Record, Verdict
+
+REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+NO_SOURCE = "_none"
+_BLOOM_SCRIPTS: list[ScriptHandle] = [RedisSlicedBloom.script, SET_FIRST_SEEN]
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """First occurrence in the batch of a key the local state does not hold within the window."""
+
+    index: int
+    source: str
+    state_key: str
+    key: str
+    redis_prefix: str
+    clock: int
+    config: DedupeConfig
+    local_late_age: int | None = None
+
+
+@dataclass(slots=True)
+class _BatchPlan:
+    verdicts: list[Verdict | None]
+    candidates: list[_Candidate] = field(default_factory=list)
+    bloom_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    late_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+
+
+class DedupeEngine:
+    """Exact, fuzzy and Bloom de-duplication for one process.
+
+    `state` is the authoritative key -> first-seen table: the Faust table at the STREAM stage,
+    an in-process `WindowedMemoryState` at the EDGE (default). With Redis unreachable the
+    engine runs on local state only, reports `degraded`, and replays first-seen keys to Redis
+    (in the next successful round trip) once it is back.
+    """
+
+    def __init__(
+        self,
+        registry: DedupeConfigRegistry,
+        redis: Redis | None,
+        *,
+        stage: DedupeStage = DedupeStage.EDGE,
+        state: DedupeState | None = None,
+        key_prefix: str = "dn:dedupe",
+        metrics: DedupeMetrics | None = None,
+        retry_interval_ms: int = 1_000,
+        catch_up_max_items: int = 1_000_000,
+    ) -> None:
+        self.registry = registry
+        self.redis = redis
+        self.stage = stage
+        self.state: DedupeState = state if state is not None else WindowedMemoryState()
+        self.key_prefix = key_prefix
+        self.metrics = metrics
+        self.retry_interval_ms = retry_interval_ms
+        self.catch_up = CatchUpQueue(catch_up_max_items)
+        self.degraded = False
+        self.last_error: str | None = None
+        self._retry_at_ms = 0
+        self._filter_cache = FilterCache(key_prefix, stage)
+
+    # ----------------------------------------------------------------- batch check
+
+    async def check_batch(self, records: Sequence[Record], now_ms: int) -> list[Verdict]:
+        prune = getattr(self.state, "prune", None)
+        if prune is not None:
+            prune(now_ms)
+        plan = self._plan_locally(records, now_ms)
+        if plan.candidates or plan.bloom_keys or len(self.catch_up):
+            if self.redis is not None and now_ms >= self._retry_at_ms:
+                try:
+                    await self._decide_with_redis(plan, now_ms)
+                except REDIS_DOWN_ERRORS as exc:
+                    self._enter_degraded(exc, now_ms)
+                    self._decide_locally(plan, now_ms)
+            else:
+                self._decide_locally(plan, now_ms)
+        verdicts = [v for v in plan.verdicts if v is not None]
+        assert len(verdicts) == len(records)
+        self._count(records, verdicts)
+        return verdicts
+
+    def _plan_locally(self, records: Sequence[Record], now_ms: int) -> _BatchPlan:
+        plan = _BatchPlan(verdicts=[None] * len(records))
+        first_in_batch: dict[str, tuple[int, int]] = {}
+        for index, record in enumerate(records):
+            source = record.get("source") or NO_SOURCE
+            config = self.registry.for_source(record.get("source"))
+            mode = config.mode
+            if mode is DedupeMode.OFF:
+                plan.verdicts[index] = self._verdict(DedupeResult.UNIQUE, config, "dedupe off", "")
+                continue
+            if mode is DedupeMode.BLOOM:
+                key_bytes = record["id"].encode()
+                plan.bloom_keys.setdefault(source, []).append((index, key_bytes))
+                plan.late_keys.setdefault(source, []).append((index, key_bytes))
+                continue
+            clock = now_ms if config.clock is WindowClock.RECEIVE_TIME else record["event_time"]
+            if mode is DedupeMode.EXACT:
+                key = record["id"]
+            else:
+                key = fuzzy_key(record["payload"], config.ignore_fields)
+            state_key = f"{source}|{mode.value}|{key}"
+            earlier = first_in_batch.get(state_key)
+            if earlier is not None:
+                result = DedupeResult.DUPLICATE
+                if abs(clock - earlier[1]) > config.window_ms:
+                    result = DedupeResult.LATE
+                plan.verdicts[index] = self._verdict(result, config, "repeat within batch", key)
+                continue
+            first_in_batch[state_key] = (index, clock)
+            seen_at = self.state.get(state_key)
+            if seen_at is not None and abs(clock - seen_at) <= config.window_ms:
+                plan.verdicts[index] = self._verdict(
+                    DedupeResult.DUPLICATE, config, "seen within window (local state)", key
+                )
+                continue
+            candidate = _Candidate(
+                index=index,
+                source=source,
+                state_key=state_key,
+                key=key,
+                redis_prefix=f"{self.key_prefix}:{{{source}}}:{mode.value}:",
+                clock=clock,
+                config=config,
+            )
+            if seen_at is not None and 0 < clock - seen_at <= config.late_horizon_ms:
+                candidate.local_late_age = clock - seen_at
+            plan.candidates.append(candidate)
+            plan.late_keys.setdefault(source, []).append((index, key.encode()))
+        return plan
+
+    async def _decide_with_redis(self, plan: _BatchPlan, now_ms: int) -> None:
+        assert self.redis is not None
+        pending_first, pending_bloom = self.catch_up.take()
+        parsers: list[Any] = []
+
+        def build(pipe: Pipeline) -> None:
+            parsers.clear()
+            if pending_first or pending_bloom:
+                queued = self._queue_catch_up(pipe, pending_first, pending_bloom, now_ms)
+                parsers.extend([None] * queued)
+            by_prefix: dict[str, list[_Candidate]] = defaultdict(list)
+            for candidate in plan.candidates:
+                by_prefix[candidate.redis_prefix].append(candidate)
+            for prefix, group in by_prefix.items():
+                queue_set_first_seen(
+                    pipe,
+                    prefix,
+                    [c.key for c in group],
+                    [c.clock for c in group],
+                    [c.config.window_ms for c in group],
+                )
+                parsers.append(("first_seen", group))
+            for source, items in plan.bloom_keys.items():
+                filters = self._filters_for(source)
+                assert filters.window is not None
+                filters.window.queue_check_and_add(pipe, [k for _, k in items], now_ms)
+                parsers.append(("window", source))
+            for source, items in plan.late_keys.items():
+                late = self._filters_for(source).late
+                assert late is not None
+                late.queue_check_and_add(pipe, [k for _, k in items], now_ms)
+                parsers.append(("late", source))
+
+        try:
+            results = await execute_pipeline(self.redis, _BLOOM_SCRIPTS, build)
+        except BaseException:
+            self.catch_up.restore(pending_first, pending_bloom)
+            raise
+        if self.degraded:
+            self.degraded = False
+            self.last_error = None
+        shared: dict[int, int | None] = {}
+        window_seen: dict[int, bool] = {}
+        late_seen: dict[int, bool] = {}
+        for parser, raw in zip(parsers, results, strict=True):
+            if parser is None:
+                continue
+            kind, arg = parser
+            if kind == "first_seen":
+                for candidate, value in zip(arg, parse_first_seen(raw), strict=True):
+                    shared[candidate.index] = value
+            elif kind == "window":
+                flags = RedisSlicedBloom.parse(raw)
+                for (index, _), seen in zip(plan.bloom_keys[arg], flags, strict=True):
+                    window_seen[index] = seen
+            else:
+                flags = RedisSlicedBloom.parse(raw)
+                for (index, _), seen in zip(plan.late_keys[arg], flags, strict=True):
+                    late_seen[index] = seen
+        self._finish(plan, shared, window_seen, late_seen)
+
+    def _decide_locally(self, plan: _BatchPlan, now_ms: int) -> None:
+        window_seen: dict[int, bool] = {}
+        late_seen: dict[int, bool] = {}
+        for source, items in plan.bloom_keys.items():
+            local = self._filters_for(source).window_local
+            seen = local.check_and_add_sync([k for _, k in items], now_ms)
+            for (index, key), was_seen in zip(items, seen, strict=True):
+                window_seen[index] = was_seen
+                if not was_seen and self.redis is not None:
+                    self.catch_up.add_bloom(PendingBloomAdd("window", source, key, now_ms))
+        for source, items in plan.late_keys.items():
+            local = self._filters_for(source).late_local
+            seen = local.check_and_add_sync([k for _, k in items], now_ms)
+            for (index, key), was_seen in zip(items, seen, strict=True):
+                late_seen[index] = was_seen
+                if not was_seen and self.redis is not None:
+                    self.catch_up.add_bloom(PendingBloomAdd("late", source, key, now_ms))
+        if self.redis is not None:
+            for candidate in plan.candidates:
+                expires = now_ms + candidate.config.window_ms
+                self.catch_up.add_first_seen(
+                    PendingFirstSeen(
+                        candidate.redis_prefix, candidate.key, candidate.clock, expires
+                    )
+                )
+        self._finish(plan, {}, window_seen, late_seen)
+
+    def _finish(
+        self,
+        plan: _BatchPlan,
+        shared: dict[int, int | None],
+        window_seen: dict[int, bool],
+        late_seen: dict[int, bool],
+    ) -> None:
+        verdicts = plan.verdicts
+        for c in plan.candidates:
+            key = c.key
+            seen_at = shared.get(c.index)
+            if seen_at == RELEASED:
+                verdicts[c.index] = self._verdict(
+                    DedupeResult.UNIQUE, c.config, "first seen (earlier sighting released)", key
+                )
+                self.state[c.state_key] = c.clock
+                continue
+            if self.stage is DedupeStage.EDGE and seen_at is not None:
+                age = abs(c.clock - seen_at)
+                if age <= c.config.window_ms:
+                    reason = "seen within window (shared state)"
+                    verdicts[c.index] = self._verdict(DedupeResult.DUPLICATE, c.config, reason, key)
+                    self.state[c.state_key] = seen_at
+                    continue
+                c.local_late_age = age
+            if c.local_late_age is not None:
+                reason = f"seen {c.local_late_age} ms ago, outside the window"
+                verdicts[c.index] = self._verdict(DedupeResult.LATE, c.config, reason, key)
+            elif late_seen.get(c.index, False):
+                reason = "probably seen before the window (late summary, approximate)"
+                verdicts[c.index] = self._verdict(DedupeResult.LATE, c.config, reason, key)
+            else:
+                verdicts[c.index] = self._verdict(DedupeResult.UNIQUE, c.config, "first seen", key)
+            self.state[c.state_key] = c.clock
+        for source, items in plan.bloom_keys.items():
+            config = self._filters_for(source).config
+            for index, key_bytes in items:
+                key = key_bytes.decode()
+                if window_seen.get(index, False):
+                    reason = "probably seen within window (bloom)"
+                    verdicts[index] = self._verdict(DedupeResult.DUPLICATE, config, reason, key)
+                elif late_seen.get(index, False):
+                    reason = "probably seen before the window (late summary, approximate)"
+                    verdicts[index] = self._verdict(DedupeResult.LATE, config, reason, key)
+                else:
+                    reason = "first seen (bloom)"
+                    verdicts[index] = self._verdict(DedupeResult.UNIQUE, config, reason, key)
+
+    # ----------------------------------------------------------------- outage and catch-up
+
+    def _enter_degraded(self, exc: BaseException, now_ms: int) -> None:
+        self.degraded = True
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self._retry_at_ms = now_ms + self.retry_interval_ms
+
+    def _queue_catch_up(
+        self,
+        pipe: Pipeline,
+        first_seen: list[PendingFirstSeen],
+        bloom_adds: list[PendingBloomAdd],
+        now_ms: int,
+    ) -> int:
+        """Queue the replay of an outage's first-seen writes; returns the number of commands."""
+        queued = 0
+        by_prefix: dict[str, list[PendingFirstSeen]] = defaultdict(list)
+        for item in first_seen:
+            if item.expires_at_ms > now_ms:
+                by_prefix[item.prefix].append(item)
+        for prefix, group in by_prefix.items():
+            queue_set_first_seen(
+                pipe,
+                prefix,
+                [item.key for item in group],
+                [item.value for item in group],
+                [item.expires_at_ms - now_ms for item in group],
+            )
+            queued += 1
+        by_slice: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
+        for add in bloom_adds:
+            filters = self._filters_for(add.source)
+            bloom = filters.window if add.target == "window" else filters.late
+            assert bloom is not None
+            by_slice[(add.target, add.source, bloom.plan.slice_id(add.at_ms))].append(add.key)
+        for (target, source, slice_id), keys in by_slice.items():
+            filters = self._filters_for(source)
+            bloom = filters.window if target == "window" else filters.late
+            assert bloom is not None
+            if slice_id in bloom.plan.live_slice_ids(now_ms):
+                bloom.queue_for_slices(pipe, keys, [slice_id], now_ms)
+                queued += 1
+        return queued
+
+    async def flush_catch_up(self, now_ms: int) -> bool:
+        """Push queued first-seen keys to Redis now (call from a timer so the mirror catches
+        up without traffic). Returns True when Redis answered and the queue is empty."""
+        if self.redis is None:
+            return True
+        if not len(self.catch_up):
+            if not self.degraded:
+                return True
+            try:
+                await self.redis.ping()
+            except REDIS_DOWN_ERRORS as exc:
+                self._enter_degraded(exc, now_ms)
+                return False
+            self.degraded = False
+            self.last_error = None
+            return True
+        try:
+            await self._decide_with_redis(_BatchPlan(verdicts=[]), now_ms)
+        except REDIS_DOWN_ERRORS as exc:
+            self._enter_degraded(exc, now_ms)
+            return False
+        return True
+
+    async def release(
+        self, records: Sequence[Record], verdicts: Sequence[Verdict], now_ms: int
+    ) -> None:
+        """Forget the first sightings this batch recorded (exact/fuzzy), e.g. when the edge
+        could not hand the batch to Kafka, so the client's retry is not taken for a duplicate.
+        `now_ms` must be the value given to `check_batch`. Keys another writer changed since
+        are left alone; Bloom additions cannot be undone."""
+        by_prefix: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for record, verdict in zip(records, verdicts, strict=True):
+            config = self.registry.for_source(record.get("source"))
+            if verdict.result is DedupeResult.DUPLICATE or config.mode not in (
+                DedupeMode.EXACT,
+                DedupeMode.FUZZY,
+            ):
+                continue
+            source = record.get("source") or NO_SOURCE
+            clock = now_ms if config.clock is WindowClock.RECEIVE_TIME else record["event_time"]
+            state_key = f"{source}|{config.mode.value}|{verdict.key}"
+            if self.state.get(state_key) == clock:
+                del self.state[state_key]
+            by_prefix[f"{self.key_prefix}:{{{source}}}:{config.mode.value}:"].append(
+                (verdict.key, clock)
+            )
+        if self.redis is None or not by_prefix:
+            return
+
+        def build(pipe: Pipeline) -> None:
+            for prefix, entries in by_prefix.items():
+                queue_release(pipe, prefix, entries)
+
+        try:
+            await execute_pipeline(self.redis, [RELEASE_FIRST_SEEN], build)
+        except REDIS_DOWN_ERRORS as exc:
+            self._enter_degraded(exc, now_ms)
+
+    def health(self) -> dict[str, Any]:
+        """For /health: degraded while Redis is unreachable (local state still decides)."""
+        return {
+            "degraded": self.degraded,
+            "redis_error": self.last_error,
+            "catch_up_pending": len(self.catch_up),
+            "catch_up_dropped": self.catch_up.dropped,
+        }
+
+    # ----------------------------------------------------------------- metrics
+
+    def _count(self, records: Sequence[Record], verdicts: Sequence[Verdict]) -> None:
+        if self.metrics is None:
+            return
+        counts: dict[tuple[str, str], dict[DedupeResult, int]] = defaultdict(
+            lambda: dict.fromkeys(DedupeResult, 0)
+        )
+        for record, verdict in zip(records, verdicts, strict=True):
+            source = record.get("source")
+            mode = self.registry.for_source(source).mode.value
+            counts[(mode, source or NO_SOURCE)][verdict.result] += 1
+        for (mode, source), by_result in counts.items():
+            self.metrics.record(mode, source, by_result)
+
+    async def stats(self, now_ms: int) -> dict[str, Any]:
+        """`GET /v1/dedupe/stats`: counts and ratios per source, Bloom fill and expected
+        false-positive rate, degraded state. Also refreshes the Bloom fill gauge."""
+        counts = self.metrics.counts_json() if self.metrics is not None else {}
+        sources: dict[str, Any] = {name: {"results": by_mode} for name, by_mode in counts.items()}
+        for source, filters in self._filter_cache.items():
+            if filters.config.mode is not DedupeMode.BLOOM:
+                continue
+            fills = await self._fill_ratios(filters, now_ms)
+            if self.metrics is not None and fills:
+                self.metrics.set_bloom_fill(source, fills[0])
+            sources.setdefault(source, {})["bloom"] = filters.bloom_report(fills)
+        return {"stage": self.stage.value, **self.health(), "sources": sources}
+
+    async def _fill_ratios(self, filters: SourceFilters, now_ms: int) -> list[float]:
+        if filters.window is not None and not self.degraded:
+            try:
+                return await filters.window.fill_ratios(now_ms)
+            except REDIS_DOWN_ERRORS as exc:
+                self._enter_degraded(exc, now_ms)
+        return await filters.window_local.fill_ratios(now_ms)
+
+    # ----------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _verdict(result: DedupeResult, config: DedupeConfig, reason: str, key: str) -> Verdict:
+        return Verdict(result, action_for(result, config.late_policy), reason, key)
+
+    def _filters_for(self, source: str) -> SourceFilters:
+        config = self.registry.for_source(None if source == NO_SOURCE else source)
+        return self._filter_cache.get(source, config, self.redis)

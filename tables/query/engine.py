@@ -1,0 +1,261 @@
+"""The query engine: validation, single-flight, bucketed cache with partial reuse, batched reads.
+
+Path of one query: parse -> single-flight (identical query + same invalidation generation shares
+one execution) -> look up its aligned blocks in the cache -> read only the missing blocks (merged
+with other queries' reads of the same metric by ``RangeBatcher``) -> compute and cache those
+blocks -> stitch the points of the requested range together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tables.aggstore.types import AggregateStore, WindowAggregate
+from tables.query.aggregate import Points, compute_buckets
+from tables.query.batching import RangeBatcher
+from tables.query.cache import BucketCache, CacheEntry
+from tables.query.errors import QueryError, ResultTooLarge
+from tables.query.metrics import QueryMetrics
+from tables.query.models import (
+    GroupKey,
+    MetricCatalog,
+    MetricSpec,
+    Query,
+    QueryLimits,
+    Series,
+    parse_query,
+    result_to_json,
+)
+from tables.query.types import Clock, InvalidationPublisher
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    cache: bool = True
+    batching: bool = True
+    single_flight: bool = True
+    batch_window_ms: float = 2.0
+    """How long a metric's first read waits for others to join it."""
+    block_ms: int = 3_600_000
+    """Target cache block length (rounded down to whole steps, at least one step): the unit of
+    caching, partial reuse and invalidation. Short blocks keep invalidation of the live edge
+    cheap; long ones mean fewer lookups per query."""
+    cache_max_points: int = 2_000_000
+    """LRU bound: total points held in the cache (about 100 bytes each)."""
+    offload_reads: bool = False
+    limits: QueryLimits = field(default_factory=QueryLimits)
+
+    @classmethod
+    def unoptimised(cls, **changes: Any) -> EngineConfig:
+        """Every query reads its own range from the store: the baseline for tests and bench."""
+        return cls(cache=False, batching=False, single_flight=False, **changes)
+
+
+class QueryEngine:
+    """Answers queries over an ``AggregateStore``; one per process, shared by all HTTP views."""
+
+    def __init__(
+        self,
+        store: AggregateStore,
+        catalog: MetricCatalog,
+        config: EngineConfig | None = None,
+        *,
+        clock: Clock = wall_clock_ms,
+        metrics: QueryMetrics | None = None,
+        publisher: InvalidationPublisher | None = None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.metrics = metrics or QueryMetrics()
+        self.publisher = publisher
+        self.cache = BucketCache(self.config.cache_max_points)
+        self._batcher = RangeBatcher(
+            store,
+            self.metrics,
+            enabled=self.config.batching,
+            window_s=self.config.batch_window_ms / 1000,
+            offload=self.config.offload_reads,
+        )
+        self._inflight: dict[tuple[Query, int], asyncio.Future[dict[str, Any]]] = {}
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def parse(self, raw: Mapping[str, Any]) -> Query:
+        """Validate a request body (raises ``QueryError`` with an HTTP status)."""
+        return parse_query(raw, self.catalog, self.clock(), self.config.limits)
+
+    async def query(self, raw: Mapping[str, Any] | Query) -> dict[str, Any]:
+        """JSON-ready time series for one query. Shared between coalesced callers: read-only."""
+        started = time.perf_counter()
+        try:
+            query = raw if isinstance(raw, Query) else self.parse(raw)
+            result = await self._single_flight(query)
+        except QueryError:
+            self.metrics.inc("errors")
+            raise
+        finally:
+            self.metrics.latency.observe(time.perf_counter() - started)
+        self.metrics.inc("queries")
+        return result
+
+    async def query_many(self, raws: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Concurrent queries; each item is a result or an error object (``QueryError.to_dict``)."""
+        return list(await asyncio.gather(*(self._query_or_error(raw) for raw in raws)))
+
+    async def _query_or_error(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.query(raw)
+        except QueryError as exc:
+            return exc.to_dict()
+
+    async def _single_flight(self, query: Query) -> dict[str, Any]:
+        if not self.config.single_flight:
+            return await self._execute(query)
+        key = (query, self.cache.generation(query.metric))
+        running = self._inflight.get(key)
+        if running is not None:
+            self.metrics.inc("coalesced_queries")
+            return await asyncio.shield(running)
+        task = asyncio.ensure_future(self._execute(query))
+        self._inflight[key] = task
+
+        def forget(_: object) -> None:
+            if self._inflight.get(key) is task:
+                del self._inflight[key]
+
+        task.add_done_callback(forget)
+        return await asyncio.shield(task)
+
+    async def _execute(self, query: Query) -> dict[str, Any]:
+        spec = self.catalog.get(query.metric)
+        if not self.config.cache:
+            [records] = await self._batcher.fetch(query.metric, [(query.from_ms, query.to_ms)])
+            return self._finish(query, compute_buckets(records, query, spec).points.items())
+        blocks = await self._blocks(query, spec)
+        groups: dict[GroupKey, Points] = {}
+        for entry in blocks:
+            inside = query.from_ms <= entry.start_ms and entry.end_ms <= query.to_ms
+            for group, points in entry.points.items():
+                selected = points if inside else _trim(points, query.from_ms, query.to_ms)
+                if selected:
+                    groups.setdefault(group, []).extend(selected)
+        return self._finish(query, groups.items())
+
+    async def _blocks(self, query: Query, spec: MetricSpec) -> list[CacheEntry]:
+        """The cache blocks covering the query, reading and caching the missing ones."""
+        block_ms = query.step_ms * max(1, self.config.block_ms // query.step_ms)
+        signature = query.signature
+        now = self.clock()
+        generation = self.cache.generation(query.metric)
+        first = query.from_ms - query.from_ms % block_ms
+        found: list[CacheEntry | None] = []
+        for start in range(first, query.to_ms, block_ms):
+            found.append(self.cache.get((signature, start), now))
+        misses = found.count(None)
+        self.metrics.inc("cache_hits", len(found) - misses)
+        self.metrics.inc("cache_misses", misses)
+        if not misses:
+            return [entry for entry in found if entry is not None]
+        runs: list[tuple[int, int]] = []  # contiguous missing blocks, as time ranges
+        for index, entry in enumerate(found):
+            if entry is not None:
+                continue
+            start = first + index * block_ms
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], start + block_ms)
+            else:
+                runs.append((start, start + block_ms))
+        reads = await self._batcher.fetch(query.metric, runs)
+        now = self.clock()
+        cacheable = self.cache.generation(query.metric) == generation
+        for (run_start, run_end), records in zip(runs, reads, strict=True):
+            starts = [record.start_ms for record in records]
+            for start in range(run_start, run_end, block_ms):
+                lo = bisect.bisect_left(starts, start)
+                hi = bisect.bisect_left(starts, start + block_ms)
+                values = compute_buckets(records[lo:hi], query, spec)
+                settled = values.all_final and start + block_ms + spec.settle_ms <= now
+                entry = CacheEntry(
+                    query.metric,
+                    start,
+                    start + block_ms,
+                    values.points,
+                    None if settled else now + spec.freshness_ms,
+                )
+                found[(start - first) // block_ms] = entry
+                if cacheable:
+                    self.cache.put((signature, start), entry)
+        return [entry for entry in found if entry is not None]
+
+    def _finish(self, query: Query, groups: Iterable[tuple[GroupKey, Points]]) -> dict[str, Any]:
+        series = sorted((Series(key, points) for key, points in groups), key=lambda s: s.key)
+        if len(series) > self.config.limits.max_series:
+            raise ResultTooLarge(
+                f"{len(series)} series exceeds the limit of {self.config.limits.max_series}; "
+                "group by fewer dimensions or add filters"
+            )
+        return result_to_json(query, series)
+
+    # -- invalidation ------------------------------------------------------------------------
+
+    async def record_windows(self, records: Iterable[WindowAggregate]) -> int:
+        """Window engine hook: store updated/closed windows, then invalidate what they touch.
+
+        Call once per processed batch (not per window). Writes first, invalidates after, so a
+        query that runs after this returns reads the new values.
+        """
+        batch = list(records)
+        written = self.store.put_many(batch)
+        touched: dict[str, tuple[int, int]] = {}
+        for record in batch:
+            lo, hi = touched.get(record.metric, (record.start_ms, record.start_ms + 1))
+            touched[record.metric] = (min(lo, record.start_ms), max(hi, record.start_ms + 1))
+        for metric, (lo, hi) in touched.items():
+            await self.invalidate(metric, lo, hi)
+        return written
+
+    def invalidate_local(self, metric: str, from_ms: int, to_ms: int) -> int:
+        """Drop this process's cached blocks holding windows that start in ``[from_ms, to_ms)``."""
+        dropped = self.cache.invalidate(metric, from_ms, to_ms)
+        self.metrics.inc("invalidations")
+        self.metrics.inc("invalidated_blocks", dropped)
+        return dropped
+
+    async def invalidate(self, metric: str, from_ms: int, to_ms: int) -> int:
+        """Invalidate here and, through the publisher (Redis pub/sub), on every other instance."""
+        dropped = self.invalidate_local(metric, from_ms, to_ms)
+        if self.publisher is not None:
+            await self.publisher.publish(metric, from_ms, to_ms)
+        return dropped
+
+    def stats(self) -> dict[str, Any]:
+        """Body of ``GET /v1/query/stats``."""
+        return {
+            **self.metrics.snapshot(),
+            "cache_blocks": len(self.cache),
+            "cache_points": self.cache.weight,
+            "cache_evictions": self.cache.evictions,
+            "inflight_queries": len(self._inflight),
+            "config": {
+                "cache": self.config.cache,
+                "batching": self.config.batching,
+                "single_flight": self.config.single_flight,
+                "batch_window_ms": self.config.batch_window_ms,
+                "block_ms": self.config.block_ms,
+            },
+        }
+
+
+def _trim(points: Points, from_ms: int, to_ms: int) -> Points:
+    return [point for point in points if from_ms <= point[0] < to_ms]
