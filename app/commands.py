@@ -13,8 +13,11 @@ import urllib.request
 import click
 from faust.cli.faust import cli
 
+from agents.tokens.cli import announce_bootstrap_token, token_group
+from agents.tokens.service import new_token_string
 from app.dev_broker import EmbeddedBroker, die_with_parent
 from app.settings import Settings
+from schemas.cli import schemas as schemas_group
 
 
 @cli.command(help="Run the embedded dev broker (Tansu) in the foreground until Ctrl-C.")
@@ -45,6 +48,7 @@ def up() -> None:
             env["DATANEXUS_KAFKA_BOOTSTRAP"] = embedded.bootstrap
             env["DATANEXUS_EMBEDDED_BROKER"] = "1"
             click.echo(f"embedded dev broker at {embedded.bootstrap} (memory only)")
+        env.setdefault("DATANEXUS_BOOTSTRAP_ADMIN_TOKEN", new_token_string())
         worker = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker", "-l", settings.log_level],
             env=env,
@@ -66,6 +70,7 @@ def up() -> None:
                 f"  health:       {url}/health   metrics: {url}/metrics   API: {url}/openapi.json\n"
                 "Ctrl-C stops everything."
             )
+            announce_bootstrap_token(url, env["DATANEXUS_BOOTSTRAP_ADMIN_TOKEN"])
         _wait_for_interrupt(worker)
     finally:
         if worker is not None:
@@ -172,3 +177,7 @@ def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+cli.add_command(token_group)
+cli.add_command(schemas_group)

@@ -14,7 +14,12 @@ from typing import Any
 
 import faust
 
+from agents.connect.install import install_connect
+from agents.dedupe import install_dedupe
 from agents.ingest.agent import install_ingest_agent
+from agents.pipelines.agent import install_pipelines
+from agents.query.agent import install_query_agent
+from agents.windows import install_windows
 from app import broker_profile
 from app.dev_broker import wait_for_metadata
 from app.http import json_errors
@@ -23,8 +28,14 @@ from app.services import Services
 from app.settings import Settings
 from app.state_dir import prepare_state_dir
 from app.topics import ensure_ingest_topics
+from app.web.auth import install_auth
+from app.web.dedupe import install_dedupe_views
 from app.web.ingest import install_ingest_views
 from app.web.ops import install_ops_views
+from app.web.pipelines import install_pipeline_views
+from app.web.query import install_query_views
+from schemas.registry import create_registry_service
+from schemas.registry.web import install_registry_views
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +87,21 @@ def create_app(settings: Settings | None = None) -> DataNexusApp:
     app.services = Services(settings)
     app.web.web_app.middlewares.append(json_errors)  # type: ignore[attr-defined]
 
-    install_ingest_agent(app, settings, app.services)
-    install_ingest_views(app, settings, app.services)
-    install_ops_views(app, app.services, VERSION, extra_checks={})
+    auth_health = install_auth(app, settings, app.services)
+    dedupe = install_dedupe(app, settings, app.services)
+    install_dedupe_views(app, dedupe)
+    install_ingest_agent(app, settings, app.services, dedupe=dedupe)
+    install_ingest_views(app, settings, app.services, dedupe=dedupe)
+    install_ops_views(
+        app, app.services, VERSION, extra_checks={"auth": auth_health, "dedupe": dedupe.health}
+    )
+    registry = create_registry_service(bootstrap, embedded_broker=settings.embedded_broker)
+    install_registry_views(app, registry)
+    install_query_views(app, install_query_agent(app, settings, app.services))
+    install_windows(app, settings, app.services)
+    install_pipeline_views(app, install_pipelines(app, settings, app.services))
+    if settings.connect_enabled:
+        install_connect(app, settings, app.services)
     _install_lag_timer(app)
     if not settings.redis_url:
         log.warning("DATANEXUS_REDIS_URL is not set: single instance on its local RocksDB state")

@@ -57,6 +57,41 @@ class Settings:
     topic_accepted: str = "datanexus.ingest.accepted"
     topic_dlq: str = "datanexus.ingest.dlq"
     log_level: str = "info"
+    auth: bool = True
+    """Bearer-token checks on every /v1 route; ``DATANEXUS_AUTH=off`` only for local experiments."""
+    bootstrap_admin_token: str = ""
+    """Stored as the first admin token when no token exists yet (``datanexus up``, tests)."""
+    tokens_topic: str = ""
+    """Compacted topic holding the token table; empty means ``<app_id>.tokens``."""
+    query_retention_ms: int = 30 * 24 * 3600 * 1000
+    """How long stored window results are kept for queries; 0 keeps them forever."""
+    query_retention_interval_s: float = 300.0
+    query_freshness_ms: int = 5_000
+    """TTL of cached blocks whose windows may still change."""
+    query_batch_window_ms: float = 2.0
+    query_cache_max_points: int = 2_000_000
+    query_peer_timeout_s: float = 10.0
+    windows: Any = ""
+    """Window pipelines (JSON list of window specs + source options, or ``@file``); see
+    agents/windows/config.py."""
+    windows_batch_size: int = 20_000
+    """Most records one window batch holds (bigger batches: fewer state writes per record)."""
+    windows_batch_within_s: float = 0.1
+    dedupe_config: Any = ""
+    """De-duplication per source, JSON ``{"default": {...}, "sources": {name: {...}}}`` (fields as
+    in ``PUT /v1/dedupe/config``); empty means exact mode, 5 min window, for every source. A config
+    stored in Redis by ``PUT /v1/dedupe/config`` takes precedence."""
+    dedupe_key_prefix: str = "dn:dedupe"
+    """Prefix of the shared de-duplication keys in Redis (instances of one deployment share it)."""
+    dedupe_redis_timeout_s: float = 0.5
+    """Redis timeout of the dedupe engines: an outage degrades to local state within a batch."""
+    connect_enabled: bool = False
+    """Kafka Connect-style connectors (REST API under /connect); off until the lead has checked
+    its interaction with test_query_api's two-worker test (see the connect report)."""
+    connect_topic_prefix: str = "datanexus.connect"
+    """Prefix of the connect topics: .configs, .status, .offsets (compacted) and .tasks."""
+    connect_task_partitions: int = 8
+    """Partitions of the tasks topic: task slots that Faust's group assignment spreads."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

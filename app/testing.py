@@ -24,12 +24,20 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from agents.tokens.service import new_token_string
 from app.dev_broker import die_with_parent, free_port
+
+ADMIN_TOKEN: Any = object()
+"""Default of ``token=`` in requests: send the worker's bootstrap admin token."""
 
 
 @dataclass
 class WorkerProcess:
-    """One ``datanexus worker`` subprocess with its own web port and state dir."""
+    """One ``datanexus worker`` subprocess with its own web port and state dir.
+
+    ``token`` is the admin token the worker stores at first start (only if no token exists yet);
+    requests send it unless a call passes ``token=None`` (no header) or another token.
+    """
 
     bootstrap: str
     data_dir: Path
@@ -39,8 +47,10 @@ class WorkerProcess:
     web_port: int = 0
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    token: str = ""
 
     def __post_init__(self) -> None:
+        self.token = self.token or new_token_string()
         self.app_id = self.app_id or f"dn-test-{uuid.uuid4().hex[:8]}"
         self.web_port = self.web_port or free_port()
         self.log_path = self.log_path or self.data_dir / f"worker-{self.web_port}.log"
@@ -59,6 +69,7 @@ class WorkerProcess:
                 "DATANEXUS_WEB_HOST": "127.0.0.1",
                 "DATANEXUS_WEB_PORT": str(self.web_port),
                 "DATANEXUS_DATA_DIR": str(self.data_dir),
+                "DATANEXUS_BOOTSTRAP_ADMIN_TOKEN": self.token,
             }
         )
         env.update(self.env)
@@ -104,18 +115,23 @@ class WorkerProcess:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 30.0,
+        token: str | None = ADMIN_TOKEN,
     ) -> tuple[int, Any]:
-        req = urllib.request.Request(
-            self.url + path, data=body, method=method, headers=dict(headers or {})
-        )
+        sent = dict(headers or {})
+        bearer = self.token if token is ADMIN_TOKEN else token
+        if bearer is not None:
+            sent.setdefault("Authorization", f"Bearer {bearer}")
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=sent)
         try:
             with urllib.request.urlopen(req, timeout=timeout_s) as answer:
                 return answer.status, _decode(answer.read())
         except urllib.error.HTTPError as err:
             return err.code, _decode(err.read())
 
-    def get(self, path: str, timeout_s: float = 30.0) -> tuple[int, Any]:
-        return self.request("GET", path, timeout_s=timeout_s)
+    def get(
+        self, path: str, timeout_s: float = 30.0, token: str | None = ADMIN_TOKEN
+    ) -> tuple[int, Any]:
+        return self.request("GET", path, timeout_s=timeout_s, token=token)
 
     def post_json(self, path: str, payload: Any, **kwargs: Any) -> tuple[int, Any]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

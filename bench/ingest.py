@@ -160,7 +160,7 @@ def bare_agent_rate(bootstrap: str, topic: str, expected: int, data_dir: Path) -
             proc.wait()
 
 
-async def http_rate(url: str, records: list[bytes], batch: int, clients: int) -> float:
+async def http_rate(url: str, token: str, records: list[bytes], batch: int, clients: int) -> float:
     bodies = [
         b"[" + b",".join(records[i : i + batch]) + b"]" for i in range(0, len(records), batch)
     ]
@@ -179,15 +179,39 @@ async def http_rate(url: str, records: list[bytes], batch: int, clients: int) ->
                 assert answer.status == 202, await answer.text()
                 accepted += (await answer.json())["accepted"]
 
-    async with aiohttp.ClientSession() as session:
-        # warm-up request (connection, first produce)
-        async with session.post(f"{url}/v1/ingest", data=bodies[0]) as answer:
+    auth = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=auth) as session:
+        # warm-up request (connection, first produce) with records of its own
+        warm = b"[" + b",".join(v for _, v in clickstream(100, 0, 0)) + b"]"
+        async with session.post(f"{url}/v1/ingest", data=warm) as answer:
             assert answer.status == 202
         started = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(clients)))
         elapsed = time.perf_counter() - started
     assert accepted == len(records), (accepted, len(records))
     return accepted / elapsed
+
+
+def worker_rates(bs: str, data_dir: Path, env: dict[str, str], n: int) -> tuple[float, float]:
+    """HTTP and Kafka ingest rates through one DataNexus worker, on fresh ids for each path."""
+    topics = unique_topics("bench")
+    worker = WorkerProcess(bootstrap=bs, data_dir=data_dir, env={**topics, **env})
+    worker.start()
+    try:
+        http_values = [v for _, v in clickstream(n, duplicate_ratio=0, malformed_ratio=0)]
+        rate_h = asyncio.run(http_rate(worker.url, worker.token, http_values, 1000, 8))
+        ensure_topics(bs, list(topics.values()), PARTITIONS)
+        produce_all(bs, topics["DATANEXUS_TOPIC_RAW"], list(clickstream(n, 0, 0)))
+
+        def processed() -> int:
+            return int(worker.metric("datanexus_ingest_records_total", path="kafka"))
+
+        rate_k = wait_count(processed, n)
+    finally:
+        worker.stop()
+    forwarded = read_topic(bs, topics["DATANEXUS_TOPIC_ACCEPTED"], expect=2 * n, timeout_s=60)
+    assert len(forwarded) >= 2 * n, f"accepted topic has {len(forwarded)} of {2 * n}"
+    return rate_h, rate_k
 
 
 def main() -> None:
@@ -206,25 +230,9 @@ def main() -> None:
         produce_all(bs, f_topic, records)
         rate_f = bare_agent_rate(bs, f_topic, n, Path(tmp))
 
-        topics = unique_topics("bench")
-        worker = WorkerProcess(bootstrap=bs, data_dir=Path(tmp) / "dn", env=topics)
-        worker.start()
-        try:
-            values = [v for _, v in records]
-            rate_h = asyncio.run(http_rate(worker.url, values, 1000, 8))
-            ensure_topics(bs, list(topics.values()), PARTITIONS)
-            produce_all(bs, topics["DATANEXUS_TOPIC_RAW"], records)
-
-            def processed() -> int:
-                return int(worker.metric("datanexus_ingest_records_total", path="kafka"))
-
-            rate_k = wait_count(processed, n)
-        finally:
-            worker.stop()
-        forwarded = read_topic(
-            bs, topics["DATANEXUS_TOPIC_ACCEPTED"], expect=2 * n + 1000, timeout_s=60
-        )
-        assert len(forwarded) >= 2 * n, f"accepted topic has {len(forwarded)} of {2 * n}"
+        dedupe_off = {"DATANEXUS_DEDUPE_CONFIG": '{"default": {"mode": "off"}}'}
+        rate_h, rate_k = worker_rates(bs, Path(tmp) / "off", dedupe_off, n)
+        rate_hd, rate_kd = worker_rates(bs, Path(tmp) / "exact", {}, n)
 
     print(f"records per run: {n:,} (clickstream JSON, ~{len(records[0][1])} bytes each)")
     print(f"A  raw producer:                 {rate_a:>10,.0f} records/s")
@@ -237,6 +245,15 @@ def main() -> None:
     print(
         f"K  Kafka agent raw->accepted:    {rate_k:>10,.0f} records/s   K/F = {rate_k / rate_f:.2f}"
         f"  (target >= 0.8)   K/B = {rate_k / rate_b:.3f}"
+    )
+    print("with exact de-duplication on (the default product path):")
+    print(
+        f"Hd HTTP ingest + edge dedupe:   {rate_hd:>10,.0f} records/s   "
+        f"Hd/A = {rate_hd / rate_a:.2f}"
+    )
+    print(
+        f"Kd Kafka agent + stream dedupe: {rate_kd:>10,.0f} records/s   "
+        f"Kd/F = {rate_kd / rate_f:.2f}"
     )
 
 

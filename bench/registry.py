@@ -1,7 +1,8 @@
 """Schema registry throughput from one run with 10 concurrent HTTP clients on loopback.
 
-Starts an embedded broker (or uses ``--bootstrap``) and a standalone registry (the same Faust
-views the DataNexus app serves), then measures in turn: ``GET /schemas/ids/{id}`` requests/s
+Starts an embedded broker (or uses ``--bootstrap``) and a DataNexus worker, which serves the
+registry at its root paths (``--standalone``: a bare Faust app with the same views), then
+measures in turn: ``GET /schemas/ids/{id}`` requests/s
 and p99 latency, registrations/s (each client registers ``--registrations`` versions of its own
 subject under BACKWARD, each adding a field, so every registration is also compatibility-checked),
 and ``POST /compatibility/...`` checks/s (a different 11-field candidate per request against a
@@ -18,13 +19,16 @@ import asyncio
 import json
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from app.dev_broker import EmbeddedBroker
+from app.testing import WorkerProcess, unique_topics
 from schemas.registry.standalone import RegistryProcess
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -158,6 +162,9 @@ def main() -> None:
     parser.add_argument(
         "--registrations", type=int, default=60, help="versions each client registers"
     )
+    parser.add_argument(
+        "--standalone", action="store_true", help="a bare registry app instead of a worker"
+    )
     args = parser.parse_args()
 
     def run(url: str) -> None:
@@ -171,8 +178,19 @@ def main() -> None:
     broker = None if args.bootstrap else EmbeddedBroker().start()
     bootstrap = args.bootstrap or (broker.bootstrap if broker else "")
     try:
-        with RegistryProcess(bootstrap, embedded_broker=broker is not None) as registry:
-            run(registry.url)
+        if args.standalone:
+            with RegistryProcess(bootstrap, embedded_broker=broker is not None) as registry:
+                run(registry.url)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-registry-") as data_dir:
+                worker = WorkerProcess(
+                    bootstrap, Path(data_dir), unique_topics("bench"), embedded=broker is not None
+                )
+                worker.start()
+                try:
+                    run(worker.url)
+                finally:
+                    worker.stop()
     finally:
         if broker is not None:
             broker.stop()

@@ -38,6 +38,8 @@ class Triage:
     dead: list[OutRecord] = field(default_factory=list)
     sources: list[str | None] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """The accepted records as dicts (same order as `accepted`), for de-duplication."""
 
 
 def dead_letter(message: RawMessage, reason: RejectReason, detail: str) -> OutRecord:
@@ -98,4 +100,5 @@ def triage(messages: Sequence[RawMessage], now_ms: int) -> Triage:
             continue
         out.accepted.append((record["id"].encode(), dumps(record), message.headers or None))
         out.sources.append(record["source"])
+        out.records.append(record)
     return out

@@ -4,6 +4,10 @@ The answer is 202 only after the broker acknowledged (acks=all) every accepted r
 records are listed by index with the reason. Bodies that cannot be read as records at all are 400,
 too many records or bytes are 413, and a broker that does not acknowledge is 503 (the caller may
 retry: records are keyed by id, so de-duplication makes the retry safe).
+
+With de-duplication, the EDGE engine drops duplicates before they reach Kafka (Redis holds the
+first sightings of every instance); when the broker does not acknowledge, the batch's sightings
+are released so that the client's retry is not taken for a duplicate.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 import orjson
 from aiohttp import web
 
+from agents.dedupe.outputs import DedupeOutputs, apply_verdicts
 from agents.ingest.records import RecordError, RejectReason, normalize_record
 from app.http import HTTPError, json_response, read_body
 from app.metrics import INGEST_BATCH_SECONDS, count_batch, tally_sources
@@ -24,6 +29,10 @@ from app.openapi import document
 from app.producer import DeliveryError, OutRecord
 from app.services import Services
 from app.settings import Settings
+from tables.dedupe import Record
+
+if TYPE_CHECKING:
+    from agents.dedupe.runtime import DedupeRuntime
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 ACK_TIMEOUT_S = 30.0
@@ -65,8 +74,10 @@ def parse_body(body: bytes, content_type: str) -> list[Any | RecordError]:
     return items
 
 
-def install_ingest_views(app: faust.App, settings: Settings, services: Services) -> None:
-    topic = settings.topic_accepted
+def install_ingest_views(
+    app: faust.App, settings: Settings, services: Services, dedupe: DedupeRuntime | None = None
+) -> None:
+    topic, dlq_topic = settings.topic_accepted, settings.topic_dlq
     max_batch = settings.ingest_max_batch
     max_bytes = settings.ingest_max_body_bytes
 
@@ -81,6 +92,7 @@ def install_ingest_views(app: faust.App, settings: Settings, services: Services)
         now_ms = int(time.time() * 1000)
         accepted: list[OutRecord] = []
         sources: list[str | None] = []
+        records: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []
         reasons: Counter[str] = Counter()
         dumps = orjson.dumps
@@ -95,9 +107,21 @@ def install_ingest_views(app: faust.App, settings: Settings, services: Services)
                 continue
             accepted.append((record["id"].encode(), dumps(record), None))
             sources.append(record["source"])
+            records.append(record)
+        out = DedupeOutputs(forward=accepted)
+        verdicts = None
+        if dedupe is not None and records:
+            out = DedupeOutputs()
+            verdicts = await dedupe.edge.check_batch(cast(list[Record], records), now_ms)
+            apply_verdicts(records, accepted, verdicts, out)
         try:
-            await asyncio.wait_for(services.producer.send_batch(topic, accepted), ACK_TIMEOUT_S)
+            await asyncio.wait_for(
+                services.producer.send_many([(topic, out.forward), (dlq_topic, out.dead)]),
+                ACK_TIMEOUT_S,
+            )
         except (DeliveryError, TimeoutError) as exc:
+            if dedupe is not None and verdicts is not None:
+                await dedupe.edge.release(cast(list[Record], records), verdicts, now_ms)
             raise HTTPError(
                 503,
                 "the broker did not acknowledge the records; retry the request",
@@ -105,7 +129,11 @@ def install_ingest_views(app: faust.App, settings: Settings, services: Services)
             ) from None
         count_batch("http", tally_sources(sources), reasons)
         INGEST_BATCH_SECONDS.labels("http").observe(time.perf_counter() - started)
-        answer = {"accepted": len(accepted), "rejected": rejected}
+        answer = {
+            "accepted": len(out.forward),
+            "duplicates": len(accepted) - len(out.forward),
+            "rejected": rejected,
+        }
         if not accepted:
             return json_response({**answer, "error": "no record was valid", "status": 422}, 422)
         return json_response(answer, 202)
@@ -121,7 +149,10 @@ def install_ingest_views(app: faust.App, settings: Settings, services: Services)
         summary="Ingest records over HTTP",
         description=(
             "Body: one JSON record, a JSON array of records, or NDJSON (one record per line). "
-            "Answers 202 once the broker acknowledged every accepted record."
+            "Answers 202 once the broker acknowledged every accepted record. Duplicates "
+            "(per the source's de-duplication config) are not forwarded and are counted in "
+            "`duplicates` (late duplicates follow the late policy: flagged ones count as "
+            "accepted, dead-lettered or dropped ones as duplicates)."
         ),
         tag="ingest",
         request_body={"oneOf": [RECORD_SCHEMA, {"type": "array", "items": RECORD_SCHEMA}]},
@@ -137,6 +168,7 @@ def install_ingest_views(app: faust.App, settings: Settings, services: Services)
             "type": "object",
             "properties": {
                 "accepted": {"type": "integer"},
+                "duplicates": {"type": "integer"},
                 "rejected": {
                     "type": "array",
                     "items": {

@@ -20,6 +20,7 @@ def create_registry_service(
         topic=topic,
         single_record_batches=embedded_broker,
         fetch_wait_ms=5 if embedded_broker else 100,
+        reread_offset_gaps=embedded_broker,
     )
     return RegistryService(KafkaSchemaStore(config))
 

@@ -15,6 +15,7 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -31,6 +33,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from schemas.registry import errors
+from schemas.registry.offset_gaps import GapVerdict, OffsetGapGuard
 from schemas.registry.records import NoopRecord, Record, decode, encode
 from schemas.registry.state import RegistryState
 
@@ -45,6 +48,9 @@ class KafkaStoreConfig:
     fetch_wait_ms: int = 5
     # One record per produce batch (the embedded broker's end-offset quirk); Kafka needs none.
     single_record_batches: bool = True
+    # Seek back and re-read on offset gaps (the embedded broker's fetches can skip a record
+    # under concurrent writes; see ``schemas.registry.offset_gaps``). Kafka needs none.
+    reread_offset_gaps: bool = True
     write_timeout_s: float = 15.0
     replication_factor: int = 1
     client_config: dict[str, Any] = field(default_factory=dict)
@@ -79,6 +85,10 @@ class KafkaSchemaStore:
                 **common,
                 "group.id": "datanexus-schema-registry",
                 "enable.auto.commit": False,
+                # Any offset reset (e.g. a fetch past a lagging high watermark) re-reads from the
+                # start, where already applied offsets are skipped: "latest" would skip records
+                # and let this instance's state diverge from the others'.
+                "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": self.config.fetch_wait_ms,
                 "fetch.error.backoff.ms": 50,
             }
@@ -172,31 +182,57 @@ class KafkaSchemaStore:
             _set_result(waiter, None)
 
     def _read(self, consumer: Consumer) -> None:
-        loop = self._loop
-        assert loop is not None
+        guard = OffsetGapGuard(next_offset=0) if self.config.reread_offset_gaps else None
         try:
             while not self._stopping.is_set():
                 first = consumer.poll(0.1)
-                if first is None:
-                    continue
-                messages = [first, *consumer.consume(num_messages=1000, timeout=0)]
-                batch: list[tuple[int, Record | None]] = []
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
-                            log.warning("schemas topic read error: %s", error)
-                        continue
-                    offset = message.offset()
-                    if offset is not None:
-                        batch.append((offset, decode(message.key(), message.value())))
-                if batch:
-                    loop.call_soon_threadsafe(self._apply, batch)
+                if first is not None:
+                    messages = [first, *consumer.consume(num_messages=1000, timeout=0)]
+                    self._hand_over(consumer, messages, guard)
         except Exception as exc:  # pragma: no cover - surfaced to writers
             log.exception("schemas reader stopped")
             self._reader_error = str(exc)
         finally:
             consumer.close()
+
+    def _hand_over(
+        self, consumer: Consumer, messages: list[Message], guard: OffsetGapGuard | None
+    ) -> None:
+        """Pass records on to the loop in offset order (re-reading past gaps)."""
+        loop = self._loop
+        assert loop is not None
+        batch: list[tuple[int, Record | None]] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("schemas topic read error: %s", error)
+                continue
+            offset = message.offset()
+            if offset is None:
+                continue
+            verdict = GapVerdict.APPLY if guard is None else guard.admit(offset)
+            if verdict is GapVerdict.SKIP:
+                continue
+            if verdict is GapVerdict.REREAD:
+                assert guard is not None
+                if self._reread_from(consumer, guard):
+                    break  # the rest of this fetch comes again after the seek
+                guard.admit(offset)  # could not seek: accept the gap
+            batch.append((offset, decode(message.key(), message.value())))
+        if batch:
+            loop.call_soon_threadsafe(self._apply, batch)
+
+    def _reread_from(self, consumer: Consumer, guard: OffsetGapGuard) -> bool:
+        log.info("schemas topic: offset gap before %d, reading it again", guard.next_offset)
+        time.sleep(0.005 * guard.rereads)  # let the broker finish the write we raced
+        try:
+            consumer.seek(TopicPartition(self.config.topic, 0, guard.next_offset))
+        except KafkaException as exc:
+            log.warning("schemas topic: cannot seek back to %d: %s", guard.next_offset, exc)
+            guard.rereads = guard.max_rereads
+            return False
+        return True
 
     def _poll_producer(self) -> None:
         producer = self._producer

@@ -120,8 +120,7 @@ class RegistrationCommitter:
         for candidate, record in batch.planned:
             value = record.value
             assert value is not None
-            entry = state.entry(record.subject, record.version)
-            if entry is not None and entry.schema_id == value.schema_id:
+            if _claim_holds(state, record.subject, record.version, value):
                 if not candidate.result.done():
                     candidate.result.set_result(value.schema_id)
                 continue
@@ -185,6 +184,20 @@ class RegistrationCommitter:
         batch.ids_by_fingerprint[candidate.fingerprint] = schema_id
         batch.max_version[subject] = version
         batch.planned.append((candidate, record))
+
+
+def _claim_holds(state: RegistryState, subject: str, version: int, value: SchemaValue) -> bool:
+    """Whether the log gave ``value``'s schema the slot under its id.
+
+    The id in the slot is not enough: two instances planning from the same stale state claim the
+    same slot with the same next id for two different schemas; readers keep the first, and the
+    loser must see that the id now means another schema (and retry), not report it as its own.
+    """
+    entry = state.entry(subject, version)
+    if entry is None or entry.schema_id != value.schema_id:
+        return False
+    stored = state.schemas.get(value.schema_id)
+    return stored is not None and stored.fingerprint == value.fingerprint
 
 
 def _fail(candidate: Candidate, exc: BaseException) -> None:

@@ -9,11 +9,12 @@ bodies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-import mode
 import orjson
 from aiohttp import web
 
@@ -21,6 +22,8 @@ from app.openapi import document
 from schemas.registry import errors
 from schemas.registry.errors import RegistryError
 from schemas.registry.service import RegistryService, SchemaPayload
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 READY_TIMEOUT_S = 30.0
@@ -58,19 +61,46 @@ def _respond(result: Any, status: int = 200) -> web.Response:
 
 
 def install_registry_views(app: faust.App, service: RegistryService) -> None:
-    """Register the registry's views on ``app`` and start/stop ``service`` with it."""
+    """Register the registry's views on ``app`` and start/stop ``service`` with its web server.
+
+    The registry starts with the web server, not as a Faust service: those start only once the
+    worker's consumer group has joined (seconds to tens of seconds), and the registry needs
+    nothing from the group. Start-up runs in the background (retrying while the broker is not
+    reachable); requests that arrive before it is ready wait up to ``READY_TIMEOUT_S``.
+    """
     ready = asyncio.Event()
+    starting: list[asyncio.Task[None]] = []
 
-    class RegistryLifecycle(mode.Service):
-        async def on_start(self) -> None:
-            await service.start()
-            ready.set()
+    async def start_until_ready() -> None:
+        delay = 0.5
+        while True:
+            try:
+                await service.start()
+            except Exception:
+                log.exception("schema registry start failed; retrying in %.1fs", delay)
+                with contextlib.suppress(Exception):
+                    await service.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            else:
+                ready.set()
+                return
 
-        async def on_stop(self) -> None:
-            ready.clear()
-            await service.stop()
+    async def on_startup(_web_app: web.Application) -> None:
+        starting.append(asyncio.get_running_loop().create_task(start_until_ready()))
 
-    app.service(RegistryLifecycle)
+    async def on_shutdown(_web_app: web.Application) -> None:
+        ready.clear()
+        for task in starting:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        starting.clear()
+        await service.stop()
+
+    web_app: web.Application = app.web.web_app  # type: ignore[attr-defined]
+    web_app.on_startup.append(on_startup)
+    web_app.on_shutdown.append(on_shutdown)
 
     async def call(handler: Handler, request: web.Request, match: dict[str, str]) -> web.Response:
         try:

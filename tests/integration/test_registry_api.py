@@ -1,4 +1,4 @@
-"""The registry over HTTP (Faust web) and Kafka, driven by confluent-kafka's client and serdes."""
+"""The registry served by real DataNexus workers, driven by confluent-kafka's client and serdes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
@@ -19,8 +18,8 @@ from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer as CPr
 from confluent_kafka.schema_registry.protobuf import ProtobufSerializer as CProtoSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from app.testing import WorkerProcess, unique_topics
 from schemas.formats import ProtobufSchema, handler_for
-from schemas.registry.standalone import RegistryProcess
 from schemas.serde import (
     AvroDeserializer,
     AvroSerializer,
@@ -31,6 +30,7 @@ from schemas.serde import (
     ProtobufSerializer,
 )
 from schemas.types import SchemaType
+from tests.integration.conftest import WorkerFactory
 
 pytestmark = pytest.mark.integration
 
@@ -59,13 +59,25 @@ message Ping {
 
 
 @pytest.fixture(scope="module")
-def registry(kafka_bootstrap: str, embedded_broker_in_use: bool) -> Iterator[RegistryProcess]:
-    with RegistryProcess(kafka_bootstrap, embedded_broker=embedded_broker_in_use) as process:
-        yield process
+def registry(
+    kafka_bootstrap: str, embedded_broker_in_use: bool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """One DataNexus worker for the module: the registry is served at its root paths."""
+    worker = WorkerProcess(
+        bootstrap=kafka_bootstrap,
+        data_dir=tmp_path_factory.mktemp("registry-worker"),
+        env=unique_topics("reg"),
+        embedded=embedded_broker_in_use,
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
 
 
 @pytest.fixture
-def client(registry: RegistryProcess) -> SchemaRegistryClient:
+def client(registry: WorkerProcess) -> SchemaRegistryClient:
     return SchemaRegistryClient({"url": registry.url})
 
 
@@ -116,7 +128,7 @@ def test_register_lookup_evolve_and_check_with_confluents_client(
 
 
 def test_modes_and_verbose_compatibility_over_http(
-    client: SchemaRegistryClient, registry: RegistryProcess
+    client: SchemaRegistryClient, registry: WorkerProcess
 ) -> None:
     import urllib.request
 
@@ -199,9 +211,10 @@ def test_confluent_serializers_and_ours_read_each_others_records(
 
 
 def test_instances_agree_on_ids_and_a_restarted_one_serves_everything(
-    kafka_bootstrap: str, embedded_broker_in_use: bool, registry: RegistryProcess, tmp_path: Path
+    registry: WorkerProcess, start_worker: WorkerFactory
 ) -> None:
-    with RegistryProcess(kafka_bootstrap, embedded_broker=embedded_broker_in_use) as other:
+    other = start_worker(unique_topics("reg"))
+    try:
         clients = [SchemaRegistryClient({"url": url}) for url in (registry.url, other.url)]
         tag = uuid.uuid4().hex[:6]
         shared = [avro_record(f"Shared{tag}{i}", ("x", "long")) for i in range(8)]
@@ -218,6 +231,8 @@ def test_instances_agree_on_ids_and_a_restarted_one_serves_everything(
 
         with ThreadPoolExecutor(max_workers=12) as pool:
             results = list(pool.map(register, jobs))
+    finally:
+        other.stop()
     ids_by_text: dict[str, set[int]] = {}
     for _, text, schema_id in results:
         ids_by_text.setdefault(text, set()).add(schema_id)
@@ -227,10 +242,10 @@ def test_instances_agree_on_ids_and_a_restarted_one_serves_everything(
 
     same_subject = [r for r in results if r[0].count("-") == 2 and r[0].startswith("s-")]
     assert len(same_subject) == 2 * len(shared)
-    with RegistryProcess(kafka_bootstrap, embedded_broker=embedded_broker_in_use) as restarted:
-        fresh = SchemaRegistryClient({"url": restarted.url})
-        for subject in {r[0] for r in same_subject}:
-            assert fresh.get_versions(subject) == [1]  # a race in one subject made one version
-        for subject, text, schema_id in results:
-            assert json.loads(fresh.get_schema(schema_id).schema_str or "") == json.loads(text)
-            assert fresh.lookup_schema(subject, Schema(text, "AVRO")).schema_id == schema_id
+    restarted = start_worker(unique_topics("reg"))  # a fresh instance reads `_schemas` anew
+    fresh = SchemaRegistryClient({"url": restarted.url})
+    for subject in {r[0] for r in same_subject}:
+        assert fresh.get_versions(subject) == [1]  # a race in one subject made one version
+    for subject, text, schema_id in results:
+        assert json.loads(fresh.get_schema(schema_id).schema_str or "") == json.loads(text)
+        assert fresh.lookup_schema(subject, Schema(text, "AVRO")).schema_id == schema_id

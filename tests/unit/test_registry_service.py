@@ -262,3 +262,24 @@ async def test_concurrent_versions_of_one_subject_are_each_checked_against_the_l
     assert isinstance(outcomes[0], int)
     assert isinstance(outcomes[1], RegistryError) and outcomes[1].error_code == 409
     assert service.versions("s") == [1, 2]
+
+
+async def test_racing_different_schemas_for_one_slot_get_different_ids(started: Factory) -> None:
+    """Both instances plan (subject s, version 1, id 1) from the same empty state.
+
+    A's claim comes first in the log; B's claim for another schema on the same slot and id is
+    rejected by every reader, and B must retry (id 2, version 2) instead of answering id 1.
+    """
+    log = MemoryLog()
+    a, b = await started(log), await started(log)
+    other = avro(("id", "long"), ("email", ["null", "string"]))
+    a_id = await a.register("s", USER_V1)
+    assert len(b.store.state.schemas) == 0  # B has not read A's claim: it plans from stale state
+    b_id = await b.register("s", other)
+    assert (a_id, b_id) == (1, 2)
+    assert b.store.state.rejected_claims == 1
+    await a.store.sync()
+    for service in (a, b):
+        assert json.loads(service.schema_by_id(b_id)["schema"]) == json.loads(other.text)
+        assert [e.schema_id for e in service.store.state.versions("s")] == [1, 2]
+        assert service.lookup("s", other)["id"] == b_id

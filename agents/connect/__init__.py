@@ -1,0 +1,1 @@
+"""Kafka Connect-style connectors: configs, transforms, converters, runtime and built-ins."""

@@ -1,0 +1,94 @@
+"""Sending a batch of changelog records to one partition, awaited once for the whole batch.
+
+The Faust table's changelog receives the stream stage's writes from here instead of one
+`send_soon` per key through Faust's producer. On the embedded broker every record goes in its
+own batch (end offsets are wrong after multi-record batches, which would mislead Faust's
+changelog recovery; see app/broker_profile.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, Message
+
+from app.producer import FastProducer, OutRecord, _BatchWaiter
+from app.settings import Settings
+
+ChangelogRecord = tuple[bytes, bytes | None]
+
+
+class ChangelogProducer(FastProducer):
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ChangelogProducer:
+        quirks = {"batch.num.messages": 1, "linger.ms": 0} if settings.embedded_broker else {}
+        return cls(settings.kafka_bootstrap, **quirks)
+
+    async def send_to_partition(
+        self, topic: str, partition: int, records: Sequence[ChangelogRecord]
+    ) -> None:
+        """Return once the broker acknowledged every record (raises DeliveryError otherwise)."""
+        if not records:
+            return
+        waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
+        produce = self._producer.produce
+        callback = waiter.on_delivery
+        self._outstanding += 1
+        try:
+            self._ensure_poller()
+            for key, value in records:
+                while True:
+                    try:
+                        produce(topic, value, key, partition=partition, on_delivery=callback)
+                        break
+                    except BufferError:
+                        self._producer.poll(0)
+                        await asyncio.sleep(0.002)
+            await waiter.future
+        finally:
+            self._outstanding -= 1
+
+
+class TrackedProducer(FastProducer):
+    """The stream stage's output producer: remembers, per partition of each topic, the offset
+    after the last record the broker acknowledged, so a forwarded marker can say where in the
+    output topic a replay has to look for records of an unacknowledged batch."""
+
+    def __init__(self, bootstrap: str, **config: Any) -> None:
+        super().__init__(bootstrap, **config)
+        self.acked_ends: dict[str, dict[int, int]] = {}
+
+    async def send_batch(self, topic: str, records: Sequence[OutRecord]) -> None:
+        if not records:
+            return
+        waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
+        ends = self.acked_ends.setdefault(topic, {})
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is None and msg is not None:
+                partition, offset = msg.partition(), msg.offset()
+                if (
+                    partition is not None
+                    and offset is not None
+                    and offset >= ends.get(partition, 0)
+                ):
+                    ends[partition] = offset + 1
+            waiter.on_delivery(err, msg)
+
+        produce = self._producer.produce
+        self._outstanding += 1
+        try:
+            self._ensure_poller()
+            for key, value, headers in records:
+                while True:
+                    try:
+                        produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                        break
+                    except BufferError:
+                        self._producer.poll(0)
+                        await asyncio.sleep(0.002)
+            await waiter.future
+        finally:
+            self._outstanding -= 1

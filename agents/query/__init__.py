@@ -1,0 +1,1 @@
+"""Query-engine wiring: window output topics -> aggregate store -> query engine -> HTTP views."""

@@ -1,0 +1,1 @@
+"""API tokens shared by every worker through one compacted topic (see ``topic_table``)."""
