@@ -19,6 +19,7 @@ from app.services import Services
 from app.settings import Settings
 from tables.dedupe import DedupeConfigRegistry, DedupeEngine, DedupeMetrics, DedupeStage
 from tables.dedupe.client import dedupe_redis_client
+from tables.dedupe.config import DedupeMode
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ class DedupeRuntime:
     edge: DedupeEngine
     stream: StreamDedupe
     config: ConfigSync
+
+    @property
+    def active(self) -> bool:
+        """False when every source is configured ``off``: ingest then takes the plain path."""
+        configs = [self.registry.default, *self.registry.per_source.values()]
+        return any(config.mode is not DedupeMode.OFF for config in configs)
 
     async def health(self) -> dict[str, Any]:
         """For /health: degraded while either engine cannot reach Redis."""

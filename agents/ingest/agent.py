@@ -132,7 +132,14 @@ def install_ingest_agent(
             count_batch("kafka", tally_sources(sources), rejected)
             INGEST_BATCH_SECONDS.labels("kafka").observe(time.perf_counter() - started)
 
-        handler = handle if dedupe is None else handle_deduplicated
+        async def route(events: Sequence[Any]) -> None:
+            # configs are per source and change at run time: decide per batch
+            if dedupe is None or not dedupe.active:
+                await handle(events)
+            else:
+                await handle_deduplicated(events)
+
+        handler = handle if dedupe is None else route
         await EventBatcher(stream, handler, batch_size, within).run()
 
     return app.agent(raw_topic, name=AGENT_NAME)(validate)

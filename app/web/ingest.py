@@ -110,7 +110,7 @@ def install_ingest_views(
             records.append(record)
         out = DedupeOutputs(forward=accepted)
         verdicts = None
-        if dedupe is not None and records:
+        if dedupe is not None and records and dedupe.active:
             out = DedupeOutputs()
             verdicts = await dedupe.edge.check_batch(cast(list[Record], records), now_ms)
             apply_verdicts(records, accepted, verdicts, out)
