@@ -95,7 +95,11 @@ def create_app(settings: Settings | None = None) -> DataNexusApp:
     install_ops_views(
         app, app.services, VERSION, extra_checks={"auth": auth_health, "dedupe": dedupe.health}
     )
-    registry = create_registry_service(bootstrap, embedded_broker=settings.embedded_broker)
+    registry = create_registry_service(
+        bootstrap,
+        embedded_broker=settings.embedded_broker,
+        fetch_wait_ms=broker_profile.registry_fetch_wait_ms(settings),
+    )
     install_registry_views(app, registry)
     install_query_views(app, install_query_agent(app, settings, app.services))
     install_windows(app, settings, app.services)
