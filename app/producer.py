@@ -13,13 +13,13 @@ about a quarter of an agent's throughput.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 Headers = list[tuple[str, str | bytes | None]]
-OutRecord = tuple[bytes | None, bytes, Headers | None]
+OutRecord = tuple[bytes | None, bytes | None, Headers | None]
 """(key, value, headers) of one record to send."""
 
 
@@ -85,20 +85,44 @@ class FastProducer:
         if self._poller is None or self._poller.done():
             self._poller = asyncio.get_running_loop().create_task(self._poll_while_outstanding())
 
-    async def send_batch(self, topic: str, records: Sequence[OutRecord]) -> None:
-        """Send every record and return once all are acknowledged by the broker."""
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[OutRecord],
+        *,
+        partition: int | None = None,
+        observe: Callable[[Message], None] | None = None,
+    ) -> None:
+        """Send every record and return once all are acknowledged by the broker.
+
+        ``partition`` pins the records to one partition (changelogs); ``observe`` sees each
+        acknowledged record's delivery report (offsets), on the event loop.
+        """
         if not records:
             return
         waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
+        callback: Callable[[KafkaError | None, Message], None] = waiter.on_delivery
+        if observe is not None:
+            seen = observe
+
+            def callback(err: KafkaError | None, msg: Message) -> None:
+                if err is None and msg is not None:
+                    seen(msg)
+                waiter.on_delivery(err, msg)
+
         produce = self._producer.produce
-        callback = waiter.on_delivery
         self._outstanding += 1
         try:
             self._ensure_poller()
             for key, value, headers in records:
                 while True:
                     try:
-                        produce(topic, value, key, headers=headers, on_delivery=callback)
+                        if partition is None:
+                            produce(topic, value, key, headers=headers, on_delivery=callback)
+                        else:
+                            produce(
+                                topic, value, key, partition, headers=headers, on_delivery=callback
+                            )
                         break
                     except BufferError:
                         # Local queue full: serve delivery reports, then retry.

@@ -177,7 +177,7 @@ class ConnectStore:
             *(
                 self.producer.send_batch(
                     topic,
-                    [(marker.encode(), None, [(WRITE_ID_HEADER, marker.encode())])],  # type: ignore[list-item]
+                    [(marker.encode(), None, [(WRITE_ID_HEADER, marker.encode())])],
                 )
                 for topic, marker in markers.items()
             )

@@ -8,13 +8,12 @@ changelog recovery; see app/broker_profile.py).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import Message
 
-from app.producer import FastProducer, OutRecord, _BatchWaiter
+from app.producer import FastProducer, OutRecord
 from app.settings import Settings
 
 ChangelogRecord = tuple[bytes, bytes | None]
@@ -30,25 +29,9 @@ class ChangelogProducer(FastProducer):
         self, topic: str, partition: int, records: Sequence[ChangelogRecord]
     ) -> None:
         """Return once the broker acknowledged every record (raises DeliveryError otherwise)."""
-        if not records:
-            return
-        waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
-        produce = self._producer.produce
-        callback = waiter.on_delivery
-        self._outstanding += 1
-        try:
-            self._ensure_poller()
-            for key, value in records:
-                while True:
-                    try:
-                        produce(topic, value, key, partition=partition, on_delivery=callback)
-                        break
-                    except BufferError:
-                        self._producer.poll(0)
-                        await asyncio.sleep(0.002)
-            await waiter.future
-        finally:
-            self._outstanding -= 1
+        await self.send_batch(
+            topic, [(key, value, None) for key, value in records], partition=partition
+        )
 
 
 class TrackedProducer(FastProducer):
@@ -60,35 +43,12 @@ class TrackedProducer(FastProducer):
         super().__init__(bootstrap, **config)
         self.acked_ends: dict[str, dict[int, int]] = {}
 
-    async def send_batch(self, topic: str, records: Sequence[OutRecord]) -> None:
-        if not records:
-            return
-        waiter = _BatchWaiter(asyncio.get_running_loop(), len(records))
+    async def send_batch(self, topic: str, records: Sequence[OutRecord], **kwargs: Any) -> None:
         ends = self.acked_ends.setdefault(topic, {})
 
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            if err is None and msg is not None:
-                partition, offset = msg.partition(), msg.offset()
-                if (
-                    partition is not None
-                    and offset is not None
-                    and offset >= ends.get(partition, 0)
-                ):
-                    ends[partition] = offset + 1
-            waiter.on_delivery(err, msg)
+        def remember(msg: Message) -> None:
+            partition, offset = msg.partition(), msg.offset()
+            if partition is not None and offset is not None and offset >= ends.get(partition, 0):
+                ends[partition] = offset + 1
 
-        produce = self._producer.produce
-        self._outstanding += 1
-        try:
-            self._ensure_poller()
-            for key, value, headers in records:
-                while True:
-                    try:
-                        produce(topic, value, key, headers=headers, on_delivery=on_delivery)
-                        break
-                    except BufferError:
-                        self._producer.poll(0)
-                        await asyncio.sleep(0.002)
-            await waiter.future
-        finally:
-            self._outstanding -= 1
+        await super().send_batch(topic, records, observe=remember, **kwargs)
