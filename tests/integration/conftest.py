@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from app.dev_broker import EmbeddedBroker
 from app.testing import WorkerProcess, unique_topics
@@ -78,3 +79,27 @@ def start_worker(
 @pytest.fixture
 def topic_env() -> dict[str, str]:
     return unique_topics()
+
+
+@pytest.fixture(scope="module")
+def registry(
+    kafka_bootstrap: str, embedded_broker_in_use: bool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """One DataNexus worker per module: the schema registry is served at its root paths."""
+    worker = WorkerProcess(
+        bootstrap=kafka_bootstrap,
+        data_dir=tmp_path_factory.mktemp("registry-worker"),
+        env=unique_topics("reg"),
+        embedded=embedded_broker_in_use,
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def client(registry: WorkerProcess) -> SchemaRegistryClient:
+    """confluent-kafka's own registry client against the module's worker."""
+    return SchemaRegistryClient({"url": registry.url})

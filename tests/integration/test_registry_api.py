@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -56,29 +55,6 @@ message Ping {
   repeated string tags = 3;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def registry(
-    kafka_bootstrap: str, embedded_broker_in_use: bool, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    """One DataNexus worker for the module: the registry is served at its root paths."""
-    worker = WorkerProcess(
-        bootstrap=kafka_bootstrap,
-        data_dir=tmp_path_factory.mktemp("registry-worker"),
-        env=unique_topics("reg"),
-        embedded=embedded_broker_in_use,
-    )
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
-
-
-@pytest.fixture
-def client(registry: WorkerProcess) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": registry.url})
 
 
 def unique(prefix: str) -> str:

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import json_format
 
 from app.dev_broker import die_with_parent
-from app.testing import WorkerProcess, read_topic, unique_topics
+from app.testing import WorkerProcess, read_topic
 from schemas.formats import ProtobufSchema, handler_for
 from schemas.serde import ConfluentClientLookup, RecordDeserializer
 from schemas.types import SchemaType
@@ -52,28 +51,6 @@ ORDER_JSON = {
     },
     "required": ["order_id", "status"],
 }
-
-
-@pytest.fixture(scope="module")
-def registry(
-    kafka_bootstrap: str, embedded_broker_in_use: bool, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    worker = WorkerProcess(
-        bootstrap=kafka_bootstrap,
-        data_dir=tmp_path_factory.mktemp("registry-cli-worker"),
-        env=unique_topics("regcli"),
-        embedded=embedded_broker_in_use,
-    )
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
-
-
-@pytest.fixture
-def client(registry: WorkerProcess) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": registry.url})
 
 
 def datanexus(*args: str, timeout_s: float = 120.0) -> subprocess.CompletedProcess[str]:
