@@ -34,6 +34,7 @@ from faust.types import TP
 from agents.pipelines.commands import WRITES, Op, Reply, execute
 from agents.pipelines.runner import PipelineRunner, Target
 from agents.pipelines.scheduler import PipelineScheduler, partition_of
+from agents.pipelines.stage_host import PipelineStages
 from app import broker_profile
 from app.services import Services
 from app.settings import Settings
@@ -173,7 +174,11 @@ def install_pipelines(app: faust.App, settings: Settings, services: Services) ->
     store = PipelineStore(heads, versions)
     runtime = PipelineRuntimeStore(statuses)
 
+    stage_root = settings.data_dir / settings.app_id / "pipelines"
+
     def make_runner(pipeline_id: str) -> PipelineRunner:
+        # dedupe/window steps: Redis when the worker has one, local RocksDB window state
+        stages = PipelineStages(pipeline_id, stage_root / pipeline_id, services.redis)
         return PipelineRunner(
             pipeline_id,
             group_id=f"{settings.app_id}.pipeline.{pipeline_id}",
@@ -181,6 +186,7 @@ def install_pipelines(app: faust.App, settings: Settings, services: Services) ->
             producer=services.producer,
             consumer_config=broker_profile.consumer_config(settings),
             batch_size=max(settings.agent_batch_size, 2000),
+            stages=stages,
         )
 
     scheduler = PipelineScheduler(make_runner)

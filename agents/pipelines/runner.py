@@ -10,6 +10,12 @@ output record carries that version in the ``datanexus-pipeline-version`` header.
 between the sink acknowledgement and the commit replays a batch (at-least-once); the
 ``datanexus-origin`` header (topic/partition/offset of the batch's last record) lets a reader
 drop such replays.
+
+Engine steps (dedupe, window) keep state across batches: a runner given ``stages``
+(``agents.pipelines.stage_host.PipelineStages``) compiles through them, skips records their state
+already holds (``is_replayed``), and calls ``begin``/``commit`` around each batch (``commit`` after
+the sink ack, before the offset commit) or ``abort`` when the batch failed; they are closed when
+the runner stops.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import orjson
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -34,6 +40,22 @@ PIPELINE_HEADER = "datanexus-pipeline"
 POLL_TIMEOUT_S = 0.1
 
 Compiler = Callable[[dict[str, Any], int], CompiledPipeline]
+
+
+class StageHooks(Protocol):
+    """The engine steps' side of the batch protocol (see the module docstring)."""
+
+    def compile(self, config: dict[str, Any], version: int) -> CompiledPipeline: ...
+
+    def is_replayed(self, topic: str, partition: int, offset: int) -> bool: ...
+
+    def begin(self, offsets: Mapping[tuple[str, int], int]) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def abort(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +82,7 @@ class PipelineRunner:
         consumer_config: dict[str, Any],
         batch_size: int = 2000,
         compiler: Compiler = default_compiler,
+        stages: StageHooks | None = None,
     ) -> None:
         self.pipeline_id = pipeline_id
         self._group_id = group_id
@@ -67,7 +90,8 @@ class PipelineRunner:
         self._producer = producer
         self._consumer_config = consumer_config
         self._batch_size = batch_size
-        self._compiler = compiler
+        self._stages = stages
+        self._compiler = compiler if stages is None else stages.compile
         self._target: Target | None = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -155,6 +179,8 @@ class PipelineRunner:
             self.state, self.error = RunState.FAILED, str(exc)
         finally:
             await loop.run_in_executor(None, consumer.close)
+            if self._stages is not None:
+                self._stages.close()
 
     def _switch(self, current: CompiledPipeline | None, target: Target) -> CompiledPipeline | None:
         if current is not None:
@@ -204,11 +230,15 @@ class PipelineRunner:
         dropped = 0
         offsets: dict[tuple[str, int], int] = {}
         last: Message | None = None
+        stages = self._stages
         for message in messages:
             if message.error() is not None:
                 continue
             last = message
-            offsets[(message.topic() or "", message.partition() or 0)] = message.offset() or 0
+            topic, partition = message.topic() or "", message.partition() or 0
+            offset = offsets[(topic, partition)] = message.offset() or 0
+            if stages is not None and stages.is_replayed(topic, partition, offset):
+                continue  # its effects are in the engine state already (replay after a crash)
             try:
                 value = orjson.loads(message.value() or b"null")
             except orjson.JSONDecodeError:
@@ -220,6 +250,30 @@ class PipelineRunner:
                 dropped += 1
         if last is None:
             return
+        if stages is not None:
+            stages.begin(offsets)
+        try:
+            out, step_drops = await self._process_and_send(compiled, records, last)
+            if stages is not None:
+                await stages.commit()
+        except BaseException:
+            if stages is not None:
+                await stages.abort()
+            raise
+        commits = [TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()]
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: consumer.commit(offsets=commits, asynchronous=False)
+        )
+        self.records_in += len(messages)
+        self.records_out += len(out)
+        self.records_dropped += dropped + step_drops
+        self.lag = _lag(consumer)
+
+    async def _process_and_send(
+        self, compiled: CompiledPipeline, records: list[dict[str, Any]], last: Message
+    ) -> tuple[list[OutRecord], int]:
+        """Runs the steps and sends their outputs; returns once the sink acknowledged them
+        (with the number of records the steps dropped)."""
         result = await compiled.process_batch(records)
         headers = [
             (VERSION_HEADER, str(compiled.version).encode()),
@@ -233,14 +287,7 @@ class PipelineRunner:
         ]
         if out:
             await self._producer.send_batch(compiled.sink["topic"], out)
-        commits = [TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()]
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: consumer.commit(offsets=commits, asynchronous=False)
-        )
-        self.records_in += len(messages)
-        self.records_out += len(out)
-        self.records_dropped += dropped + len(result.dropped)
-        self.lag = _lag(consumer)
+        return out, len(result.dropped)
 
 
 def _key_of(record: dict[str, Any]) -> bytes | None:
