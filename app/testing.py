@@ -97,8 +97,9 @@ class WorkerProcess:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"worker exited early; log:\n{self.log_tail()}")
             with contextlib.suppress(OSError, urllib.error.URLError):
-                status, _ = self.get("/health", timeout_s=2)
-                if status == 200:
+                status, health = self.get("/health", timeout_s=2)
+                # degraded (200) until the schema registry has read `_schemas`: wait for that too
+                if status == 200 and health.get("registry", {}).get("ready", True):
                     return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready in {timeout_s}s; log:\n{self.log_tail()}")

@@ -1,7 +1,9 @@
 """Operations endpoints: ``/health``, ``/metrics`` and ``/openapi.json``.
 
 ``/health`` answers 503 when the broker is unreachable (this instance cannot ingest), and 200 with
-``status: degraded`` when only Redis is down: ingest goes on with local state then.
+``status: degraded`` when only Redis is down (ingest goes on with local state then) or an extra
+check says ``degraded`` (e.g. the schema registry until its reader has caught up with
+``_schemas``: ``ready``, ``schemas`` loaded and the ``last_offset`` read).
 """
 
 from __future__ import annotations

@@ -54,10 +54,59 @@ class JsonSchema:
         return hash(self.canonical())
 
 
+_DRAFT7 = jsonschema.Draft7Validator
+_META: dict[str, Any] = _DRAFT7.META_SCHEMA
+_META_KEYWORDS: dict[str, Any] = _META.get("properties", {})
+_SCHEMA_MAP = {"type": "object", "additionalProperties": {"$ref": "#"}, "default": {}}
+# The draft-07 metaschema constrains each keyword on its own (no required/dependencies at the
+# root), so a document is valid iff each keyword's value is; ``properties``/``definitions`` are
+# maps of schemas. If a jsonschema release changes that shape, every check takes the full path.
+_DECOMPOSABLE = set(_META) <= {"$schema", "$id", "title", "definitions", "type", "properties"} | {
+    "default"
+} and _META.get("type") == ["object", "boolean"]
+_SCHEMA_MAPS = {k for k in ("properties", "definitions") if _META_KEYWORDS.get(k) == _SCHEMA_MAP}
+_VALID_KEYWORDS: set[tuple[str, str]] = set()
+_MAX_MEMO = 50_000
+
+
+@functools.cache
+def _meta_validator() -> Validator:
+    return _DRAFT7(_META, format_checker=_DRAFT7.FORMAT_CHECKER)
+
+
+def _known_valid(document: Any) -> bool:
+    """True if ``document`` passes the draft-07 metaschema, checked keyword by keyword with a
+    memo of keyword values already found valid (a new schema version mostly repeats the last
+    one's). False means "run the full check", which also produces the error message."""
+    if isinstance(document, bool):
+        return True
+    if not isinstance(document, dict) or not _DECOMPOSABLE:
+        return False
+    for keyword, value in document.items():
+        if keyword in _SCHEMA_MAPS:
+            if not isinstance(value, dict) or not all(map(_known_valid, value.values())):
+                return False
+        elif keyword in _META_KEYWORDS:
+            key = (keyword, json.dumps(value, sort_keys=True))
+            if key not in _VALID_KEYWORDS:
+                subschema = _META_KEYWORDS[keyword]
+                if (
+                    next(_meta_validator().descend(value, subschema, path=keyword), None)
+                    is not None
+                ):
+                    return False
+                if len(_VALID_KEYWORDS) >= _MAX_MEMO:
+                    _VALID_KEYWORDS.clear()
+                _VALID_KEYWORDS.add(key)
+    return True
+
+
 def _check(document: Any, what: str) -> None:
     if not isinstance(document, dict | bool):
         raise SchemaError(f"Invalid JSON schema{what}: must be an object or a boolean")
     cls = jsonschema.validators.validator_for(document, default=jsonschema.Draft7Validator)
+    if cls is _DRAFT7 and _known_valid(document):
+        return
     try:
         cls.check_schema(document)
     except MetaschemaError as exc:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from google.protobuf import descriptor_pb2 as pb
 from google.protobuf import message_factory
@@ -19,6 +21,7 @@ from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import DecodeError, Message
 
 from schemas.formats.protobuf_compile import builtin_file, compile_proto, is_builtin
+from schemas.formats.protobuf_fast import parse_plain
 from schemas.types import ParsedSchema, ResolvedReference, SchemaError, SchemaType
 
 ROOT_FILE_NAME = "default"
@@ -76,6 +79,24 @@ class ProtobufSchema:
             add(dep)
         add(self.file)
         return pool
+
+    @functools.cached_property
+    def types_by_name(self) -> dict[str, Any]:
+        """Messages and enums of this file and its imports by ``.package.Name`` (computed once
+        per schema: a registered version is compared with many candidates)."""
+        types: dict[str, Any] = {}
+
+        def walk(prefix: str, messages: Sequence[Any], enums: Sequence[Any]) -> None:
+            for enum in enums:
+                types[f"{prefix}.{enum.name}"] = enum
+            for msg in messages:
+                name = f"{prefix}.{msg.name}"
+                types[name] = msg
+                walk(name, msg.nested_type, msg.enum_type)
+
+        for proto in (*self.dependencies, self.file):
+            walk(f".{proto.package}" if proto.package else "", proto.message_type, proto.enum_type)
+        return types
 
     @property
     def file_descriptor(self) -> FileDescriptor:
@@ -140,7 +161,9 @@ def _from_key(key: _RefKey) -> tuple[ResolvedReference, ...]:
 
 @functools.lru_cache(maxsize=2048)
 def _parse_cached(text: str, file_name: str, key: _RefKey) -> ProtobufSchema:
-    """Parse once per (text, name, references); the key is hashable even for list inputs."""
+    """Parse once per (text, name, references); the key is hashable even for list inputs.
+
+    Plain proto3 files are parsed in Python (``protobuf_fast``), the rest compiled by protoc."""
     references = _from_key(key)
     closure: dict[str, pb.FileDescriptorProto] = {}
     for ref, (_, _, sub_key) in zip(references, key, strict=True):
@@ -158,6 +181,12 @@ def _parse_cached(text: str, file_name: str, key: _RefKey) -> ProtobufSchema:
         except (TypeError, ValueError, KeyError) as exc:
             raise SchemaError(f"Invalid protobuf descriptor: {exc}") from exc
         return schema
+    plain = parse_plain(text, file_name)
+    if plain is not None:
+        schema = ProtobufSchema(plain, list(closure.values()), references)
+        with contextlib.suppress(TypeError, ValueError, KeyError):
+            _ = schema.pool  # the runtime's checks too; on doubt protoc decides (and explains)
+            return schema
     files = compile_proto(text, file_name, list(closure.values()))
     main = files[-1]
     main.ClearField("source_code_info")

@@ -35,24 +35,9 @@ _SCALAR_KIND = {
     "float": "FLOAT",
     "double": "DOUBLE",
 }
+_Fields = dict[int, pb.FieldDescriptorProto]
+_NAMED = (_F.TYPE_MESSAGE, _F.TYPE_GROUP, _F.TYPE_ENUM)
 _Type = Any  # DescriptorProto | EnumDescriptorProto (the generated module is untyped)
-
-
-def _index_types(schema: ProtobufSchema) -> dict[str, _Type]:
-    types: dict[str, _Type] = {}
-
-    def walk(prefix: str, messages: list[pb.DescriptorProto], enums: list[Any]) -> None:
-        for enum in enums:
-            types[f"{prefix}.{enum.name}"] = enum
-        for msg in messages:
-            name = f"{prefix}.{msg.name}"
-            types[name] = msg
-            walk(name, list(msg.nested_type), list(msg.enum_type))
-
-    for proto in (*schema.dependencies, schema.file):
-        prefix = f".{proto.package}" if proto.package else ""
-        walk(prefix, list(proto.message_type), list(proto.enum_type))
-    return types
 
 
 @dataclass
@@ -67,7 +52,7 @@ class _Context:
 
 
 def _real_oneof(f: pb.FieldDescriptorProto) -> bool:
-    return f.HasField("oneof_index") and not f.proto3_optional
+    return not f.proto3_optional and f.HasField("oneof_index")  # HasField is the dear part
 
 
 def _map_entry(types: dict[str, _Type], f: pb.FieldDescriptorProto) -> pb.DescriptorProto | None:
@@ -134,19 +119,26 @@ def _compare_field(
             _compare_message(ctx, new.type_name.lstrip("."), old_msg, new_msg)
 
 
+def _split_fields(msg: pb.DescriptorProto) -> tuple[_Fields, _Fields, dict[int, str]]:
+    """By number: fields outside real oneofs, all fields, and each oneof member's oneof name."""
+    top: _Fields = {}
+    every: _Fields = {}
+    oneof_of: dict[int, str] = {}
+    oneofs = len(msg.oneof_decl)
+    for f in msg.field:
+        every[f.number] = f
+        if oneofs and _real_oneof(f):
+            oneof_of[f.number] = msg.oneof_decl[f.oneof_index].name
+        else:
+            top[f.number] = f
+    return top, every, oneof_of
+
+
 def _compare_message(
     ctx: _Context, path: str, old: pb.DescriptorProto, new: pb.DescriptorProto
 ) -> None:
-    old_top = {f.number: f for f in old.field if not _real_oneof(f)}
-    new_top = {f.number: f for f in new.field if not _real_oneof(f)}
-    old_all = {f.number: f for f in old.field}
-    new_all = {f.number: f for f in new.field}
-    old_oneof_of = {
-        f.number: old.oneof_decl[f.oneof_index].name for f in old.field if _real_oneof(f)
-    }
-    new_oneof_of = {
-        f.number: new.oneof_decl[f.oneof_index].name for f in new.field if _real_oneof(f)
-    }
+    old_top, old_all, old_oneof_of = _split_fields(old)
+    new_top, new_all, new_oneof_of = _split_fields(new)
     old_oneofs: dict[str, set[int]] = {}
     for number, name in old_oneof_of.items():
         old_oneofs.setdefault(name, set()).add(number)
@@ -196,6 +188,8 @@ def _compare_message(
                     "REQUIRED_FIELD_ADDED", field_path, f"required field '{new_field.name}' added"
                 )
         elif old_field is not None and new_field is not None:
+            if old_field == new_field and old_field.type not in _NAMED:
+                continue  # the same scalar field: nothing can differ
             _compare_field(ctx, field_path, old_field, new_field)
 
     for number in sorted(set(old_all) & set(new_all)):
@@ -226,7 +220,7 @@ def _compare_types(
 
 
 def protobuf_incompatibilities(reader: ProtobufSchema, writer: ProtobufSchema) -> list[str]:
-    ctx = _Context(_index_types(writer), _index_types(reader))
+    ctx = _Context(writer.types_by_name, reader.types_by_name)
     if writer.file.package != reader.file.package:
         ctx.add(
             "PACKAGE_CHANGED",

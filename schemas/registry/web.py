@@ -60,13 +60,30 @@ def _respond(result: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(result), status=status, content_type=CONTENT_TYPE)
 
 
-def install_registry_views(app: faust.App, service: RegistryService) -> None:
+def registry_health(service: RegistryService, ready: bool) -> dict[str, Any]:
+    """The registry's part of ``/health``: degraded (not down) until its reader has caught up
+    with ``_schemas``, since until then it answers nothing (requests wait for it)."""
+    state = service.store.state
+    return {
+        "ok": True,
+        "ready": ready,
+        "degraded": not ready,
+        "schemas": len(state.schemas),
+        "subjects": len(state.subjects),
+        "last_offset": state.applied_offset,
+    }
+
+
+def install_registry_views(
+    app: faust.App, service: RegistryService
+) -> Callable[[], Awaitable[dict[str, Any]]]:
     """Register the registry's views on ``app`` and start/stop ``service`` with its web server.
 
     The registry starts with the web server, not as a Faust service: those start only once the
     worker's consumer group has joined (seconds to tens of seconds), and the registry needs
     nothing from the group. Start-up runs in the background (retrying while the broker is not
     reachable); requests that arrive before it is ready wait up to ``READY_TIMEOUT_S``.
+    Answers the registry's ``/health`` check.
     """
     ready = asyncio.Event()
     starting: list[asyncio.Task[None]] = []
@@ -123,6 +140,9 @@ def install_registry_views(app: faust.App, service: RegistryService) -> None:
         view = type(name, (faust.web.View,), {m: method(h) for m, h in handlers.items()})
         app.page(path, name=f"schema_registry_{name}")(view)
 
+    async def health() -> dict[str, Any]:
+        return registry_health(service, ready.is_set())
+
     for path, name, handlers in _routes(service):
         page(path, name, **handlers)
         for method, handler in handlers.items():
@@ -133,6 +153,7 @@ def install_registry_views(app: faust.App, service: RegistryService) -> None:
                 tag="schema-registry",
                 request_content_types=(CONTENT_TYPE, "application/json"),
             )
+    return health
 
 
 def _routes(svc: RegistryService) -> list[tuple[str, str, dict[str, Handler]]]:

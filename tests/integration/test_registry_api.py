@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
@@ -59,6 +61,19 @@ message Ping {
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def registry_health_when_ready(worker: WorkerProcess, timeout_s: float = 30.0) -> Any:
+    """The registry part of ``/health`` once ready; until then the whole status is degraded."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, health = worker.get("/health")
+        assert status == 200
+        if health["registry"]["ready"]:
+            return health["registry"]
+        assert health["status"] == "degraded" and health["registry"]["degraded"] is True
+        assert time.monotonic() < deadline, health
+        time.sleep(0.1)
 
 
 def error_code(call: object, *args: object, **kwargs: object) -> int:
@@ -218,7 +233,13 @@ def test_instances_agree_on_ids_and_a_restarted_one_serves_everything(
 
     same_subject = [r for r in results if r[0].count("-") == 2 and r[0].startswith("s-")]
     assert len(same_subject) == 2 * len(shared)
+    _, before = registry.get("/health")
+    assert before["registry"]["ready"] is True and before["registry"]["degraded"] is False
+    assert before["registry"]["schemas"] >= len(distinct)
     restarted = start_worker(unique_topics("reg"))  # a fresh instance reads `_schemas` anew
+    fresh_health = registry_health_when_ready(restarted)
+    assert fresh_health["schemas"] >= before["registry"]["schemas"]
+    assert fresh_health["last_offset"] > before["registry"]["last_offset"]  # + its start NOOP
     fresh = SchemaRegistryClient({"url": restarted.url})
     for subject in {r[0] for r in same_subject}:
         assert fresh.get_versions(subject) == [1]  # a race in one subject made one version
