@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tables.pipelines.durations import parse_duration_ms
+from tables.durations import parse_duration_ms
 from tables.pipelines.types import ConfigIssue
 
 # step field -> (engine field, factor); other dedupe step fields keep their names

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tables.pipelines.durations import DURATION_PATTERN
+from tables.durations import DURATION_PATTERN
 
 SCHEMA_ID = "urn:datanexus:pipeline-config:1"
 STEP_TYPES = ("validate", "dedupe", "filter", "map", "select", "window")

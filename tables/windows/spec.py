@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tables.durations import parse_duration_ms
 from tables.windows.aggregations import AggregationKind
-from tables.windows.durations import parse_duration
 from tables.windows.kinds import (
     CountWindows,
     GlobalWindows,
@@ -109,7 +109,7 @@ def _duration(raw: Mapping[str, Any], name: str, default: int, positive: bool = 
     if name not in raw:
         return default
     try:
-        value = parse_duration(raw[name])
+        value = parse_duration_ms(raw[name])
     except ValueError as exc:
         raise WindowSpecError(name, str(exc)) from None
     if positive and value <= 0:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from tables.durations import parse_duration_ms
 from tables.windows.aggregations import AggregationKind
-from tables.windows.durations import parse_duration
 from tables.windows.spec import WindowSpecError, parse_window_spec
 from tables.windows.types import EmitMode, LatePolicy, WindowKind
 
@@ -51,7 +51,7 @@ def test_brief_example_with_side_output_parses() -> None:
     [("500ms", 500), ("30s", 30_000), ("5m", 300_000), ("1h30m", 5_400_000), ("1d", 86_400_000)],
 )
 def test_durations(text: str, ms: int) -> None:
-    assert parse_duration(text) == ms
+    assert parse_duration_ms(text) == ms
 
 
 @pytest.mark.parametrize(
