@@ -25,14 +25,10 @@ from agents.dedupe.outputs import LATE_DUPLICATE_REASON
 from agents.ingest.triage import ERROR_REASON_HEADER
 from app.dev_broker import free_port
 from app.testing import WorkerProcess, headers_dict, read_topic
+from tests.integration.markers import DEV_BROKER_LIVE_END_SKIP
 
 pytestmark = pytest.mark.integration
 
-# The embedded broker (Tansu) was seen to skip a record now and then for a consumer at the
-# live end of a topic written in multi-record batches (see the closing note of the first
-# session and app/testing.py:read_topic). Exactness tests that hit it are re-run, at most
-# twice; a real loss in our code fails every run.
-DEV_BROKER_LIVE_END_SKIP = pytest.mark.flaky(reruns=2)
 
 WINDOW_MS = 2_000
 

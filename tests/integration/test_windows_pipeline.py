@@ -19,14 +19,10 @@ from confluent_kafka import Producer
 from agents.windows.records import LATE_REASON_HEADER
 from app.testing import WorkerProcess, headers_dict, read_topic
 from app.topics import ensure_topics
+from tests.integration.markers import DEV_BROKER_LIVE_END_SKIP
 
 pytestmark = pytest.mark.integration
 
-# The embedded broker (Tansu) was seen to skip a record now and then for a consumer at the
-# live end of a topic written in multi-record batches (see the closing note of the first
-# session and app/testing.py:read_topic). Exactness tests that hit it are re-run, at most
-# twice; a real loss in our code fails every run.
-DEV_BROKER_LIVE_END_SKIP = pytest.mark.flaky(reruns=2)
 
 SOURCES = [f"s{i}" for i in range(10)]
 BASE_MS = 1_700_000_000_000
