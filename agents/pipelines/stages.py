@@ -98,6 +98,14 @@ class DedupeStepStage:
         journaled = self.config.mode in (DedupeMode.EXACT, DedupeMode.FUZZY)
         self._journal = journal if journaled else None
         self._recover = self._journal is not None
+        self._last_now = 0
+
+    def _batch_clock(self) -> int:
+        """Strictly increasing per batch: a release after a crash deletes a key only where its
+        stored first-seen clock equals the lost batch's, so two batches in one millisecond would
+        let the lost one release a key an earlier, committed batch saw first."""
+        self._last_now = max(_now_ms(), self._last_now + 1)
+        return self._last_now
 
     async def _release_lost_attempt(self) -> None:
         """Undo the sightings of a batch that was checked but never committed (a crash)."""
@@ -130,7 +138,7 @@ class DedupeStepStage:
     async def process(self, records: list[Record]) -> StageResult:
         if self._recover:
             await self._release_lost_attempt()
-        now = _now_ms()
+        now = self._batch_clock()
         checked: list[DedupeRecord] = []
         positions: list[int] = []
         for index, record in enumerate(records):
