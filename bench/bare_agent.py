@@ -1,5 +1,6 @@
 """The Faust ceiling (F): a bare agent that only iterates a topic, with the same settings as a
-DataNexus worker (quirk profile, raw serializers, uvloop). Counts are served at ``/count``."""
+DataNexus worker (quirk profile, raw serializers, uvloop, start-up heap frozen for the garbage
+collector). Counts are served at ``/count``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,18 @@ import faust
 from aiohttp import web
 
 from app import broker_profile
+from app.gc_tuning import freeze_startup_heap
 from app.settings import Settings
 
+
+class BareApp(faust.App):
+    async def on_started(self) -> None:
+        await super().on_started()
+        freeze_startup_heap()  # as a DataNexus worker does, so F and the worker compare fairly
+
+
 settings = Settings.from_env()
-app = faust.App(
+app = BareApp(
     f"bare-{settings.app_id}",
     broker=f"kafka://{settings.kafka_bootstrap}",
     datadir=str(settings.data_dir / "bare"),
