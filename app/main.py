@@ -22,6 +22,7 @@ from agents.query.agent import install_query_agent
 from agents.windows import install_windows
 from app import broker_profile
 from app.dev_broker import wait_for_metadata
+from app.gc_tuning import freeze_startup_heap
 from app.http import json_errors
 from app.metrics import AGENT_LAG
 from app.services import Services
@@ -55,6 +56,11 @@ class DataNexusApp(faust.App):
             await asyncio.get_running_loop().run_in_executor(
                 None, ensure_ingest_topics, self.settings
             )
+
+    async def on_started(self) -> None:
+        await super().on_started()
+        if self.settings.gc_freeze:
+            freeze_startup_heap()
 
     async def on_stop(self) -> None:
         await super().on_stop()
@@ -92,15 +98,18 @@ def create_app(settings: Settings | None = None) -> DataNexusApp:
     install_dedupe_views(app, dedupe)
     install_ingest_agent(app, settings, app.services, dedupe=dedupe)
     install_ingest_views(app, settings, app.services, dedupe=dedupe)
-    install_ops_views(
-        app, app.services, VERSION, extra_checks={"auth": auth_health, "dedupe": dedupe.health}
-    )
     registry = create_registry_service(
         bootstrap,
         embedded_broker=settings.embedded_broker,
         fetch_wait_ms=broker_profile.registry_fetch_wait_ms(settings),
     )
-    install_registry_views(app, registry)
+    registry_health = install_registry_views(app, registry)
+    install_ops_views(
+        app,
+        app.services,
+        VERSION,
+        extra_checks={"auth": auth_health, "dedupe": dedupe.health, "registry": registry_health},
+    )
     install_query_views(app, install_query_agent(app, settings, app.services))
     install_windows(app, settings, app.services)
     install_pipeline_views(app, install_pipelines(app, settings, app.services))

@@ -1,11 +1,17 @@
 """Wires the connect runtime into the Faust app: state topics, task placement, REST views.
 
 Task placement rides on Faust's consumer group: an agent subscribes to the tasks topic (it
-carries no data), and the partitions Faust assigns to this worker are the tasks it runs.
+carries no data), and the partitions Faust assigns to this worker are the tasks it runs. So the
+state topics belong to one app (``<app_id>.connect.*`` unless configured): two apps sharing them
+would each run every connector's tasks, and a source's records would be written twice.
+
+The runtime is on in every worker, so it must never take the worker down: a start that fails
+(broker slow or unreachable) is retried with backoff while ingest, queries and pipelines run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -20,10 +26,36 @@ from app.settings import Settings
 from app.web.connect import install_connect_views
 
 log = logging.getLogger(__name__)
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 30.0
+
+
+def topic_prefix(settings: Settings) -> str:
+    return settings.connect_topic_prefix or f"{settings.app_id}.connect"
+
+
+async def start_with_retries(
+    herder: Herder, partitions: int, first_s: float = RETRY_FIRST_S, max_s: float = RETRY_MAX_S
+) -> None:
+    """``herder.start`` until it succeeds: an exception in a Faust app task crashes the worker."""
+    delay = first_s
+    while True:
+        try:
+            await herder.start(partitions)
+            return
+        except Exception as exc:
+            log.warning(
+                "connect worker %s cannot start (%r); retrying in %.0f s",
+                herder.worker_id,
+                exc,
+                delay,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_s)
 
 
 def install_connect(app: faust.App, settings: Settings, services: Services) -> Herder:
-    topics = ConnectTopics(settings.connect_topic_prefix)
+    topics = ConnectTopics(topic_prefix(settings))
     partitions = settings.connect_task_partitions
     consumer_config = broker_profile.consumer_config(settings)
     store = ConnectStore(
@@ -64,7 +96,7 @@ def install_connect(app: faust.App, settings: Settings, services: Services) -> H
 
     @app.task  # type: ignore[untyped-decorator]
     async def start_connect() -> None:
-        await herder.start(partitions)
+        await start_with_retries(herder, partitions)
         log.info("connect worker %s ready", herder.worker_id)
 
     install_connect_views(app, herder)

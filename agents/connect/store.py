@@ -173,17 +173,25 @@ class ConnectStore:
         markers = {t: MARKER_PREFIX + uuid.uuid4().hex for t in self.topics.state_topics()}
         waits = [self._expect(marker) for marker in markers.values()]
         self._reader = asyncio.create_task(self._read_forever())
-        await asyncio.gather(
-            *(
-                self.producer.send_batch(
-                    topic,
-                    [(marker.encode(), None, [(WRITE_ID_HEADER, marker.encode())])],
+        try:
+            await asyncio.gather(
+                *(
+                    self.producer.send_batch(
+                        topic,
+                        [(marker.encode(), None, [(WRITE_ID_HEADER, marker.encode())])],
+                    )
+                    for topic, marker in markers.items()
                 )
-                for topic, marker in markers.items()
             )
-        )
-        await asyncio.wait_for(asyncio.gather(*waits), START_TIMEOUT_S)
-        metadata = await self._call(consumer.list_topics, self.topics.tasks, 10)
+            await asyncio.wait_for(asyncio.gather(*waits), START_TIMEOUT_S)
+            metadata = await self._call(consumer.list_topics, self.topics.tasks, 10)
+        except BaseException:
+            # leave nothing behind, so the caller can call start() again from scratch
+            for marker in markers.values():
+                self._waiters.pop(marker, None)
+            await self._stop_reading()
+            self.state = ConnectState()
+            raise
         self.ready.set()
         return len(metadata.topics[self.topics.tasks].partitions) or task_partitions
 
@@ -245,12 +253,16 @@ class ConnectStore:
         if waiter is not None:
             await asyncio.wait_for(waiter, 30.0)
 
-    async def close(self) -> None:
+    async def _stop_reading(self) -> None:
         if self._reader is not None:
-            self._reader.cancel()
+            reader, self._reader = self._reader, None
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+                await reader
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             await self._call(consumer.close)
+
+    async def close(self) -> None:
+        await self._stop_reading()
         self._executor.shutdown(wait=False)

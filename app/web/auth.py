@@ -4,9 +4,10 @@ Which role a route needs: ``/v1/ingest`` needs ``producer`` (held by producer an
 an editor changes pipelines but does not feed data), ``/v1/tokens`` and ``/v1/config`` need
 ``admin``, any other ``/v1`` route needs ``viewer`` for GET/HEAD and ``editor`` for the other
 methods. Feature modules may register other rules with :func:`require_role` (e.g. a POST that only
-reads). Paths outside ``/v1`` (``/health``, ``/metrics``, ``/openapi.json``, the schema registry's
-root paths) stay open. ``DATANEXUS_AUTH=off`` switches the checks off, with a warning at start and
-in ``/health``; views then see no token and record the author ``anonymous``.
+reads) and put other path prefixes behind the same checks with :func:`protect_prefix` (the Kafka
+Connect API under ``/connect``). Other paths (``/health``, ``/metrics``, ``/openapi.json``, the
+schema registry's root paths) stay open. ``DATANEXUS_AUTH=off`` switches the checks off, with a
+warning at start and in ``/health``; views then see no token and record the author ``anonymous``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ _PREFIX_ROLES: list[tuple[str, frozenset[str] | None, Role]] = [
     ("/v1/config", None, Role.ADMIN),
 ]
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PROTECTED_PREFIXES: list[str] = ["/v1"]
+
+
+def protect_prefix(path_prefix: str) -> None:
+    """Put the paths under ``path_prefix`` behind the token checks, like ``/v1``."""
+    if path_prefix not in _PROTECTED_PREFIXES:
+        _PROTECTED_PREFIXES.append(path_prefix)
+
+
+def is_protected(path: str) -> bool:
+    return any(path.startswith(prefix) for prefix in _PROTECTED_PREFIXES)
 
 
 def require_role(path_prefix: str, role: Role, methods: tuple[str, ...] | None = None) -> None:
@@ -80,7 +92,7 @@ def _unauthorized(message: str) -> web.Response:
 def auth_middleware(tokens: TokenService) -> Any:
     @web.middleware
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/v1"):
+        if not is_protected(request.path):
             return await handler(request)
         if not tokens.loaded and not await tokens.wait_loaded(LOAD_WAIT_S):
             return error_response(503, "API tokens are still loading; retry shortly")

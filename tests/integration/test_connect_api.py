@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ import pytest
 import redis
 from confluent_kafka import Producer
 
+from agents.connect import store as connect_store
+from agents.connect.store import ConnectStore, ConnectTopics
+from app.producer import FastProducer
 from app.testing import WorkerProcess, headers_dict, read_topic
 from tests.integration.connect_helpers import (
     PG_URL,
@@ -435,3 +439,87 @@ def test_redis_sink_hset_and_tombstones(worker: WorkerProcess, redis_url: str) -
         client.delete(prefix + "k1", prefix + "k2")
         client.close()
         worker.request("DELETE", f"/connect/connectors/{name}")
+
+
+def test_tokens_guard_the_connect_api(worker: WorkerProcess, tmp_path: Path) -> None:
+    tokens = {}
+    for role in ("viewer", "editor", "producer"):
+        status, issued = worker.post_json("/v1/tokens", {"name": tag(role), "role": role})
+        assert status == 201, issued
+        tokens[role] = issued["token"]
+    viewer, editor, producer = tokens["viewer"], tokens["editor"], tokens["producer"]
+    name, hook = tag("authz"), tag("authz-hook")
+    sink = {"connector.class": "FileStreamSinkConnector", "file": str(tmp_path / "a.txt")}
+    body = {"name": name, "config": {**sink, "topics": tag("t")}}
+
+    for token in (None, "dn_not-a-token"):
+        status, error = worker.get("/connect/connectors", token=token)
+        assert status == 401 and error["status"] == 401 and error["error"], error
+        assert worker.post_json("/connect/connectors", body, token=token)[0] == 401
+    assert worker.get("/connect/connectors", token=viewer) == (
+        200,
+        worker.get("/connect/connectors")[1],
+    )
+    assert worker.get("/connect/connector-plugins", token=viewer)[0] == 200
+    validate = "/connect/connector-plugins/FileStreamSinkConnector/config/validate"
+    raw = json.dumps({**sink, "connector.class": "FileStreamSinkConnector", "topics": "a"})
+    headers = {"Content-Type": "application/json"}
+    status, checked = worker.request("PUT", validate, raw.encode(), headers, token=viewer)
+    assert status == 200 and "error_count" in checked, checked  # validating only reads
+    status, error = worker.post_json("/connect/connectors", body, token=viewer)
+    assert (status, error["status"], error["required_role"]) == (403, 403, "editor"), error
+    assert worker.get(f"/connect/connectors/{name}", token=viewer)[0] == 404  # nothing created
+    assert worker.get("/connect/connectors", token=producer)[0] == 403  # producers do not read
+
+    assert worker.post_json("/connect/connectors", body, token=editor)[0] == 201
+    assert worker.request("PUT", f"/connect/connectors/{name}/pause", token=viewer)[0] == 403
+    assert worker.request("PUT", f"/connect/connectors/{name}/pause", token=editor)[0] == 202
+    assert worker.request("DELETE", f"/connect/connectors/{name}", token=viewer)[0] == 403
+    assert worker.request("DELETE", f"/connect/connectors/{name}", token=editor)[0] == 204
+
+    webhook = {
+        "connector.class": "WebhookSourceConnector",
+        "topic": tag("hook"),
+        "value.converter": JSON,
+        "value.converter.schemas.enable": "false",
+    }
+    assert (
+        worker.post_json("/connect/connectors", {"name": hook, "config": webhook}, token=editor)[0]
+        == 201
+    )
+    path = f"/connect/webhooks/{hook}"
+    assert worker.post_json(path, {"id": "1"}, token=None)[0] == 401
+    for role in (viewer, editor):  # a webhook feeds data: the ingest role, like /v1/ingest
+        status, error = worker.post_json(path, {"id": "1"}, token=role)
+        assert (status, error["required_role"]) == (403, "producer"), error
+    assert worker.post_json(path, [{"id": "1"}, {"id": "2"}], token=producer) == (
+        200,
+        {"accepted": 2},
+    )
+    assert worker.request("DELETE", f"/connect/connectors/{hook}", token=editor)[0] == 204
+
+
+def test_a_store_start_that_times_out_can_start_again(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker retries a failed connect start (agents/connect/install.py): the failed one must
+    leave no reader behind, and the next one must read the state topics from the start."""
+    producer = FastProducer(kafka_bootstrap)
+    store = ConnectStore(kafka_bootstrap, ConnectTopics(tag("cr")), lambda: producer)
+
+    async def scenario() -> int:
+        monkeypatch.setattr(connect_store, "START_TIMEOUT_S", 0.0)  # the marker never arrives
+        with pytest.raises(TimeoutError):
+            await store.start(2)
+        assert store._reader is None and store._consumer is None and not store.ready.is_set()
+        monkeypatch.setattr(connect_store, "START_TIMEOUT_S", 30.0)
+        partitions = await store.start(2)
+        await store.write("configs", [("connector-x", {"properties": {"name": "x"}})])
+        await store.close()
+        return partitions
+
+    try:
+        assert asyncio.run(scenario()) == 2
+        assert store.state.configs == {"x": {"name": "x"}}
+    finally:
+        producer.close()

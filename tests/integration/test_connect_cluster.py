@@ -58,12 +58,12 @@ def test_offsets_survive_restart_and_tasks_move_on_kill(
     first.stop()
     with source.open("a") as f:
         f.write(lines(50, 80))
-    second = start_worker(env, app_id=app_id)
+    second = start_worker(env, app_id=app_id, token=first.token)  # the group's admin token
     values = topic_values(second, topic, 80)
     assert len(values) == 80, "a clean restart must neither repeat nor skip a line"
     assert set(values) == {f"line-{i}".encode() for i in range(80)}
 
-    third = start_worker(env, app_id=app_id)
+    third = start_worker(env, app_id=app_id, token=first.token)
     sink_topic, prefix = tag("kv"), tag("cn:") + ":"
     redis_sink = tag("rs")
     create(
