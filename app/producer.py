@@ -23,6 +23,10 @@ OutRecord = tuple[bytes | None, bytes | None, Headers | None]
 """(key, value, headers) of one record to send."""
 
 
+UNASSIGNED_PARTITION = -1
+"""librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner picks the partition."""
+
+
 class DeliveryError(RuntimeError):
     """The broker did not acknowledge a record; nothing in the batch may be assumed written."""
 
@@ -111,18 +115,19 @@ class FastProducer:
                 waiter.on_delivery(err, msg)
 
         produce = self._producer.produce
+        # Positional arguments (topic, value, key, partition, callback, on_delivery, timestamp,
+        # headers): keyword arguments cost the binding a dict per call, 1.1 vs 0.65 us measured.
+        target = UNASSIGNED_PARTITION if partition is None else partition
         self._outstanding += 1
         try:
             self._ensure_poller()
             for key, value, headers in records:
                 while True:
                     try:
-                        if partition is None:
-                            produce(topic, value, key, headers=headers, on_delivery=callback)
+                        if headers is None:
+                            produce(topic, value, key, target, callback)
                         else:
-                            produce(
-                                topic, value, key, partition, headers=headers, on_delivery=callback
-                            )
+                            produce(topic, value, key, target, callback, None, 0, headers)
                         break
                     except BufferError:
                         # Local queue full: serve delivery reports, then retry.
