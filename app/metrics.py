@@ -76,5 +76,9 @@ def count_batch(path: str, accepted: Mapping[str, int], rejected: Mapping[str, i
 
 
 def tally_sources(sources: list[str | None]) -> Tally[str]:
+    """Counts raw values first (a C loop), then maps the few distinct ones to labels."""
     label = SOURCE_LABELS.label
-    return Tally(label(s) for s in sources)
+    tally: Tally[str] = Tally()
+    for source, n in Tally(sources).items():
+        tally[label(source)] += n
+    return tally
