@@ -3,7 +3,8 @@
 The Faust table's changelog receives the stream stage's writes from here instead of one
 `send_soon` per key through Faust's producer. On the embedded broker every record goes in its
 own batch (end offsets are wrong after multi-record batches, which would mislead Faust's
-changelog recovery; see app/broker_profile.py).
+changelog recovery; see app/broker_profile.py), which is why the stage packs a batch's entries
+into one record per partition (agents/dedupe/partition_state.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The STREAM stage: the engine run per partition of a batch on the Faust table's RocksDB
-partition; per batch, the changelog entries, the output and the forwarded marker are each sent
-with one awaited send, in that order.
+partition; per batch, the changelog entries (one packed record per partition, see
+partition_state.py), the output and the forwarded marker are each sent with one awaited send,
+in that order.
 
 Why per partition: the authoritative state of an id lives in the table partition that has the
 raw topic's partition number (the raw topic is keyed by id, so one worker owns each id), and a
@@ -13,12 +14,19 @@ output is sent, and the marker moves past them only after the output was acknowl
 above the marker on a replay belong to a batch whose output may or may not have landed; the
 output topic is read from where the marker saw it end to decide (see output_check.py), so the
 replay neither loses those records nor forwards them twice.
+
+Bloom filters (bloom mode's window filter, the late summary) are only checked while deciding;
+the keys are added after the output was acknowledged (`commit_markers`), because a Bloom
+addition cannot be undone: added before a crash or a failed send, the replay would drop the
+batch's records as "seen". A crash between acknowledgement and the addition can at worst
+forward a Bloom-mode record twice (at-least-once), never lose one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -29,12 +37,18 @@ from agents.dedupe.changelog import ChangelogProducer, ChangelogRecord, TrackedP
 from agents.dedupe.output_check import forwarded_ids
 from agents.dedupe.partition_state import (
     ENTRY,
+    FAUST_OFFSET_KEY,
     FORWARDED_MARKER_KEY,
+    INDEX_PREFIX,
     PartitionState,
+    expand_packed,
     is_entry,
     marker_value,
+    packed_key_of,
+    packed_keys,
     read_marker,
     read_marker_output_ends,
+    unpack_clock,
 )
 from tables.dedupe import (
     DedupeAction,
@@ -44,6 +58,7 @@ from tables.dedupe import (
     Verdict,
 )
 from tables.dedupe.engine import NO_SOURCE
+from tables.dedupe.redis_mirror import PendingBloomAdd
 
 REPLAY_REASON = "first seen (replay of a batch whose output was not acknowledged)"
 FOUND_REASON = "forwarded before a restart (found in the output topic)"
@@ -78,6 +93,10 @@ class StreamDedupe:
         self.bootstrap = bootstrap
         self.output_topic = output_topic
         self.lock = asyncio.Lock()
+        self._bloom_adds: list[PendingBloomAdd] = []
+        self._expanded_at: dict[int, bytes | None] = {}
+        """Decided under the lock, added to the filters once the output is acknowledged. A
+        failed attempt's adds stay: its retry (next under the lock) forwards the same records."""
 
     @property
     def changelog_topic(self) -> str:
@@ -91,13 +110,28 @@ class StreamDedupe:
     ) -> tuple[list[Verdict], PartitionWrites]:
         """Decide the records of one partition (`batch_offset`: highest source offset of the
         batch in it) and write the new first sightings into the local partition."""
-        state = PartitionState(self._db(partition), batch_offset)
+        db = self._db(partition)
+        self._expand_recovered(partition, db)
+        state = PartitionState(db, batch_offset)
         self.engine.state = state
-        verdicts = await self.engine.check_batch(cast(Sequence[Record], records), now_ms)
+        verdicts = await self.engine.check_batch(
+            cast(Sequence[Record], records), now_ms, self._bloom_adds
+        )
         if state.replayed:
             verdicts = await self._resolve_replays(records, verdicts, state)
-        state.apply(rocksdict.WriteBatch(raw_mode=True))
-        return verdicts, PartitionWrites(partition, batch_offset, list(state.writes.items()))
+        packed = state.apply(rocksdict.WriteBatch(raw_mode=True))
+        return verdicts, PartitionWrites(partition, batch_offset, list(packed))
+
+    def _expand_recovered(self, partition: int, db: Any) -> None:
+        """Packed changelog records reach the local partition only through Faust applying the
+        changelog (recovery, standby), which also moves its persisted offset: expand when that
+        offset changed since the last look (one key read per batch instead of a scan)."""
+        applied = db.get(FAUST_OFFSET_KEY)
+        if partition in self._expanded_at and self._expanded_at[partition] == applied:
+            return
+        if expand_packed(db):
+            log.info("dedupe: expanded recovered changelog batches of partition %d", partition)
+        self._expanded_at[partition] = applied
 
     async def _resolve_replays(
         self, records: Sequence[dict[str, Any]], verdicts: list[Verdict], state: PartitionState
@@ -138,41 +172,55 @@ class StreamDedupe:
         )
 
     async def commit_markers(self, writes: Sequence[PartitionWrites]) -> None:
-        """After the output was acknowledged: entries up to these offsets count as sightings."""
+        """After the output was acknowledged: entries up to these offsets count as sightings,
+        and the batch's keys go into the Bloom filters."""
         advanced = [w for w in writes if w.batch_offset > read_marker(self._db(w.partition))]
         ends = dict(self.output.acked_ends.get(self.output_topic, {}))
         topic = self.changelog_topic
+        adds, self._bloom_adds = self._bloom_adds, []
         await asyncio.gather(
+            self.engine.apply_bloom_adds(adds, int(time.time() * 1000)),
             *(
                 self.changelog.send_to_partition(
                     topic, w.partition, [(FORWARDED_MARKER_KEY, marker_value(w.batch_offset, ends))]
                 )
                 for w in advanced
-            )
+            ),
         )
         for w in advanced:  # a replayed batch (after a restart) never moves the marker back
             self._db(w.partition).put(FORWARDED_MARKER_KEY, marker_value(w.batch_offset, ends))
 
     async def prune(self, now_ms: int, retention_ms: int, chunk: int = 10_000) -> int:
-        """Forget entries first seen more than `retention_ms` ago (locally and, by tombstones,
-        in the changelog), so the table holds about one late horizon of keys."""
+        """Forget entries first seen more than `retention_ms` ago, so the table holds about one
+        late horizon of keys: locally per key, in the changelog by tombstoning each packed batch
+        record whose newest entry expired. Returns the number of entries forgotten."""
         cutoff = now_ms - retention_ms
         removed = 0
         for partition, db in list(self.table.data._dbs.items()):
+            expand_packed(db)
             expired: list[bytes] = []
             for number, (key, value) in enumerate(db.items()):
                 if is_entry(key, value) and ENTRY.unpack(value)[0] < cutoff:
                     expired.append(bytes(key))
                 if number % chunk == chunk - 1:
                     await asyncio.sleep(0)  # a long scan must not starve the event loop
-            for first in range(0, len(expired), chunk):
-                keys = expired[first : first + chunk]
+            done = [
+                key for key, value in packed_keys(db, INDEX_PREFIX) if unpack_clock(value) < cutoff
+            ]
+            for first in range(0, len(done), chunk):
+                keys = done[first : first + chunk]
                 await self.changelog.send_to_partition(
-                    self.changelog_topic, partition, [(key, None) for key in keys]
+                    self.changelog_topic, partition, [(packed_key_of(key), None) for key in keys]
                 )
-                batch = rocksdict.WriteBatch(raw_mode=True)
-                for key in keys:
-                    batch.delete(key)
-                db.write(batch)
+                self._delete(db, keys)
+            for first in range(0, len(expired), chunk):
+                self._delete(db, expired[first : first + chunk])
             removed += len(expired)
         return removed
+
+    @staticmethod
+    def _delete(db: Any, keys: Sequence[bytes]) -> None:
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for key in keys:
+            batch.delete(key)
+        db.write(batch)

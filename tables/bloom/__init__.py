@@ -1,4 +1,10 @@
-"""Bloom filters: sizing, double hashing, time-sliced filters in Redis bitmaps or in process."""
+"""Bloom filters: sizing, double hashing, time-sliced filters in Redis bitmaps or in process.
+
+Memory: each slice is sized exactly for its own target (sizing.py, ~1.00x of -ln p/(ln 2)^2),
+but a time-sliced filter as a whole needs (S+1)/S x (1 + ln(S+1)/ln(1/p)) times a static
+filter's optimum (about 1.66x at p = 1%, at best): the price of expiring keys without per-key
+state. slices.py explains the trade-off and picks S.
+"""
 
 from tables.bloom.hashing import hash128, hash_pair, positions
 from tables.bloom.local_sliced import LocalSlicedBloom

@@ -1,4 +1,11 @@
-"""Bloom filter sizing from a capacity and a target false-positive rate."""
+"""Bloom filter sizing from a capacity and a target false-positive rate.
+
+The classic optimum, -ln p / (ln 2)^2 bits per key, assumes a real-valued number of hash
+functions k = log2(1/p). With an integer k, the smallest filter that meets p at capacity n is
+m_k = -k n / ln(1 - p^(1/k)) bits; `for_target` takes the k whose m_k is smallest (so the
+target is met exactly, never missed by rounding) and rounds m up to whole bytes, because Redis
+allocates a bitmap in bytes: the few extra bits then lower the false-positive rate for free.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,13 @@ def optimal_bits_per_key(fp_rate: float) -> float:
     return -math.log(fp_rate) / LN2_SQUARED
 
 
+def bits_for_hashes(capacity: int, fp_rate: float, hashes: int) -> int:
+    """Fewest bits (whole bytes) with which `hashes` hash functions meet `fp_rate` at capacity."""
+    exact = -hashes * capacity / math.log1p(-(fp_rate ** (1.0 / hashes)))
+    bits = math.ceil(exact * (1 + 1e-12))  # guard the float division against landing 1 bit short
+    return max(8, (bits + 7) // 8 * 8)
+
+
 @dataclass(frozen=True, slots=True)
 class BloomSizing:
     capacity: int
@@ -27,15 +41,21 @@ class BloomSizing:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         if not 0.0 < fp_rate < 1.0:
             raise ValueError(f"fp_rate must be in (0, 1), got {fp_rate}")
-        bits = max(8, math.ceil(-capacity * math.log(fp_rate) / LN2_SQUARED))
+        ideal = max(1, round(math.log2(1.0 / fp_rate)))
+        candidates = range(max(1, ideal - 2), ideal + 3)
+        bits, hashes = min((bits_for_hashes(capacity, fp_rate, k), k) for k in candidates)
         if bits > MAX_BITS:
             raise ValueError(f"filter of {bits} bits exceeds the {MAX_BITS}-bit bitmap limit")
-        hashes = max(1, round(bits / capacity * math.log(2)))
         return cls(capacity=capacity, fp_rate=fp_rate, bits=bits, hashes=hashes)
 
     @property
     def bits_per_key(self) -> float:
         return self.bits / self.capacity
+
+    @property
+    def overhead(self) -> float:
+        """bits per key over the classic optimum for this filter's own target (>= 1.0)."""
+        return self.bits_per_key / optimal_bits_per_key(self.fp_rate)
 
     def expected_fp_rate(self, inserted: int | None = None) -> float:
         """Expected false-positive rate after `inserted` keys (default: at capacity)."""

@@ -1,4 +1,20 @@
-"""Time slicing of a window: which Bloom slices are live, and when each one may expire."""
+"""Time slicing of a window: which Bloom slices are live, and when each one may expire.
+
+Memory trade-off (why a sliced filter cannot reach a static filter's optimum). A window of W is
+covered by S slices of W/S plus the current, partial one, so S + 1 bitmaps are live. A lookup is
+a false positive if any live slice answers yes, so each slice is sized for capacity/S keys at
+p/(S+1). Against a static filter holding the window's keys at p (-ln p / (ln 2)^2 bits per key),
+the whole filter therefore costs
+
+    overhead(S) = (S + 1)/S  x  (1 + ln(S + 1) / ln(1/p))
+
+(the first factor is the extra live slice, the second the stricter per-slice target). More slices
+shrink the first factor and grow the second: at p = 1% the minimum is at S = 7, 1.659x (S = 4:
+1.686x), so about 1.66x is the floor for this design, not 1.1x. Each slice on its own is sized
+exactly (see sizing.py: ~1.00x of the optimum for its own target). What slicing buys is expiry
+without per-key state: a whole slice is dropped when it leaves the window. With `slices=0`
+(the default in DedupeConfig), S is chosen to minimise memory for the target rate.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +22,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tables.bloom.sizing import BloomSizing
+from tables.bloom.sizing import BloomSizing, optimal_bits_per_key
 
 EXPIRY_SLACK_MS = 2_000
+MAX_SLICES = 24
+AUTO_SLICES = 0
+
+
+def slicing_overhead(slices: int, fp_rate: float) -> float:
+    """(S+1)/S x (1 + ln(S+1)/ln(1/p)): bits of a sliced filter over a static filter's optimum."""
+    return (slices + 1) / slices * (1 + math.log(slices + 1) / math.log(1 / fp_rate))
+
+
+def best_slice_count(fp_rate: float, max_slices: int = MAX_SLICES) -> int:
+    """The slice count with the least memory at this target (ties: fewer slices, fewer lookups)."""
+    return min(range(1, max_slices + 1), key=lambda s: (slicing_overhead(s, fp_rate), s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,15 +53,20 @@ class SlicePlan:
     slices: int
     slice_ms: int
     sizing: BloomSizing
+    capacity: int = 0
+    fp_rate: float = 0.0
 
     @classmethod
     def for_window(cls, window_ms: int, slices: int, capacity: int, fp_rate: float) -> SlicePlan:
+        """`slices=0` (AUTO_SLICES): the count that needs the least memory (`best_slice_count`)."""
+        if slices == AUTO_SLICES:
+            slices = best_slice_count(fp_rate)
         if slices < 1:
-            raise ValueError(f"slices must be >= 1, got {slices}")
+            raise ValueError(f"slices must be >= 1 (or 0 for automatic), got {slices}")
         slice_ms = math.ceil(window_ms / slices)
         per_slice = math.ceil(capacity / slices)
         sizing = BloomSizing.for_target(per_slice, fp_rate / (slices + 1))
-        return cls(window_ms=window_ms, slices=slices, slice_ms=slice_ms, sizing=sizing)
+        return cls(window_ms, slices, slice_ms, sizing, capacity, fp_rate)
 
     def slice_id(self, t_ms: int) -> int:
         return t_ms // self.slice_ms
@@ -61,3 +94,13 @@ class SlicePlan:
     def bits_per_window_key(self, capacity: int) -> float:
         """All bits held in memory at steady state (slices + 1 bitmaps) per key in a window."""
         return self.total_bits / capacity
+
+    @property
+    def predicted_overhead(self) -> float:
+        """`slicing_overhead` for this plan: what the memory over a static filter should be."""
+        return slicing_overhead(self.slices, self.fp_rate)
+
+    @property
+    def overhead(self) -> float:
+        """Actual bits per window key over a static filter's optimum at the window's target."""
+        return self.bits_per_window_key(self.capacity) / optimal_bits_per_key(self.fp_rate)

@@ -56,7 +56,8 @@ class DedupeConfig:
     ignore_fields: tuple[str, ...] = ()
     bloom_capacity: int = 1_000_000
     bloom_fp_rate: float = 0.01
-    bloom_slices: int = 4
+    bloom_slices: int = 0
+    """Slices per window; 0 picks the count needing the least memory (tables/bloom/slices.py)."""
     late_capacity: int = 5_000_000
     late_fp_rate: float = 0.01
 
@@ -65,7 +66,7 @@ class DedupeConfig:
         _check_int("late_horizon_ms", self.late_horizon_ms, self.window_ms, MAX_LATE_HORIZON_MS)
         _check_int("bloom_capacity", self.bloom_capacity, 1, 10_000_000_000)
         _check_int("late_capacity", self.late_capacity, 1, 10_000_000_000)
-        _check_int("bloom_slices", self.bloom_slices, 1, 24)
+        _check_int("bloom_slices", self.bloom_slices, 0, 24)
         _check_rate("bloom_fp_rate", self.bloom_fp_rate)
         _check_rate("late_fp_rate", self.late_fp_rate)
         if self.mode is DedupeMode.BLOOM and self.clock is WindowClock.EVENT_TIME:

@@ -14,7 +14,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tables.bloom import RedisSlicedBloom
+from tables.bloom import RedisSlicedBloom, SlicePlan
 from tables.bloom.redis_sliced import ScriptHandle, execute_pipeline
 from tables.dedupe.config import DedupeConfig, DedupeConfigRegistry, DedupeMode, WindowClock
 from tables.dedupe.filters import FilterCache, SourceFilters
@@ -60,6 +60,10 @@ class _BatchPlan:
     candidates: list[_Candidate] = field(default_factory=list)
     bloom_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     late_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
+    add: bool = True
+    """False: Bloom filters are only checked; the caller adds after its output was acknowledged."""
+    window_seen: dict[int, bool] = field(default_factory=dict)
+    late_seen: dict[int, bool] = field(default_factory=dict)
 
 
 class DedupeEngine:
@@ -98,11 +102,23 @@ class DedupeEngine:
 
     # ----------------------------------------------------------------- batch check
 
-    async def check_batch(self, records: Sequence[Record], now_ms: int) -> list[Verdict]:
+    async def check_batch(
+        self,
+        records: Sequence[Record],
+        now_ms: int,
+        deferred_adds: list[PendingBloomAdd] | None = None,
+    ) -> list[Verdict]:
+        """Verdicts in record order. With `deferred_adds` (the stream stage), nothing is added
+        to the Bloom filters (window and late summary): the adds are appended there instead,
+        for `apply_bloom_adds` once the output is acknowledged. A Bloom addition cannot be
+        undone, so adding before a crash or a failed send would make the replay drop the
+        batch's records as "seen" (data loss); adding after acknowledgement can at worst
+        forward a record twice after a crash."""
         prune = getattr(self.state, "prune", None)
         if prune is not None:
             prune(now_ms)
         plan = self._plan_locally(records, now_ms)
+        plan.add = deferred_adds is None
         if plan.candidates or plan.bloom_keys or len(self.catch_up):
             if self.redis is not None and now_ms >= self._retry_at_ms:
                 try:
@@ -114,6 +130,8 @@ class DedupeEngine:
                 self._decide_locally(plan, now_ms)
         verdicts = [v for v in plan.verdicts if v is not None]
         assert len(verdicts) == len(records)
+        if deferred_adds is not None:
+            deferred_adds.extend(self._adds_of(plan, now_ms))
         self._count(records, verdicts)
         return verdicts
 
@@ -129,6 +147,14 @@ class DedupeEngine:
                 continue
             if mode is DedupeMode.BLOOM:
                 key_bytes = record["id"].encode()
+                repeat = f"{source}|bloom|{record['id']}"  # the script catches repeats only
+                if repeat in first_in_batch:  # when it adds: without adding, catch them here
+                    reason = "repeat within batch"
+                    plan.verdicts[index] = self._verdict(
+                        DedupeResult.DUPLICATE, config, reason, record["id"]
+                    )
+                    continue
+                first_in_batch[repeat] = (index, now_ms)
                 plan.bloom_keys.setdefault(source, []).append((index, key_bytes))
                 plan.late_keys.setdefault(source, []).append((index, key_bytes))
                 continue
@@ -192,12 +218,12 @@ class DedupeEngine:
             for source, items in plan.bloom_keys.items():
                 filters = self._filters_for(source)
                 assert filters.window is not None
-                filters.window.queue_check_and_add(pipe, [k for _, k in items], now_ms)
+                filters.window.queue_check_and_add(pipe, [k for _, k in items], now_ms, plan.add)
                 parsers.append(("window", source))
             for source, items in plan.late_keys.items():
                 late = self._filters_for(source).late
                 assert late is not None
-                late.queue_check_and_add(pipe, [k for _, k in items], now_ms)
+                late.queue_check_and_add(pipe, [k for _, k in items], now_ms, plan.add)
                 parsers.append(("late", source))
 
         try:
@@ -233,17 +259,17 @@ class DedupeEngine:
         late_seen: dict[int, bool] = {}
         for source, items in plan.bloom_keys.items():
             local = self._filters_for(source).window_local
-            seen = local.check_and_add_sync([k for _, k in items], now_ms)
+            seen = local.check_and_add_sync([k for _, k in items], now_ms, plan.add)
             for (index, key), was_seen in zip(items, seen, strict=True):
                 window_seen[index] = was_seen
-                if not was_seen and self.redis is not None:
+                if plan.add and not was_seen and self.redis is not None:
                     self.catch_up.add_bloom(PendingBloomAdd("window", source, key, now_ms))
         for source, items in plan.late_keys.items():
             local = self._filters_for(source).late_local
-            seen = local.check_and_add_sync([k for _, k in items], now_ms)
+            seen = local.check_and_add_sync([k for _, k in items], now_ms, plan.add)
             for (index, key), was_seen in zip(items, seen, strict=True):
                 late_seen[index] = was_seen
-                if not was_seen and self.redis is not None:
+                if plan.add and not was_seen and self.redis is not None:
                     self.catch_up.add_bloom(PendingBloomAdd("late", source, key, now_ms))
         if self.redis is not None:
             for candidate in plan.candidates:
@@ -262,6 +288,7 @@ class DedupeEngine:
         window_seen: dict[int, bool],
         late_seen: dict[int, bool],
     ) -> None:
+        plan.window_seen, plan.late_seen = window_seen, late_seen
         verdicts = plan.verdicts
         for c in plan.candidates:
             key = c.key
@@ -303,6 +330,38 @@ class DedupeEngine:
                     reason = "first seen (bloom)"
                     verdicts[index] = self._verdict(DedupeResult.UNIQUE, config, reason, key)
 
+    @staticmethod
+    def _adds_of(plan: _BatchPlan, now_ms: int) -> list[PendingBloomAdd]:
+        """What the script would have added: keys the window filter (bloom mode) or the late
+        summary did not report as seen."""
+        adds: list[PendingBloomAdd] = []
+        for target, groups, seen in (
+            ("window", plan.bloom_keys, plan.window_seen),
+            ("late", plan.late_keys, plan.late_seen),
+        ):
+            for source, items in groups.items():
+                adds.extend(
+                    PendingBloomAdd(target, source, key, now_ms)
+                    for index, key in items
+                    if not seen.get(index, False)
+                )
+        return adds
+
+    async def apply_bloom_adds(self, adds: Sequence[PendingBloomAdd], now_ms: int) -> None:
+        """Add deferred keys (see `check_batch`) to the Redis filters, or, while Redis is
+        unreachable, to the in-process filters and the catch-up queue. Never raises for Redis."""
+        if not adds:
+            return
+        for add in adds:
+            if self.redis is not None:
+                self.catch_up.add_bloom(add)
+        if self.redis is not None and not self.degraded and await self.flush_catch_up(now_ms):
+            return
+        for (target, source), keys in _group_adds(adds).items():
+            filters = self._filters_for(source)
+            local = filters.window_local if target == "window" else filters.late_local
+            local.check_and_add_sync(keys, now_ms)
+
     # ----------------------------------------------------------------- outage and catch-up
 
     def _enter_degraded(self, exc: BaseException, now_ms: int) -> None:
@@ -333,11 +392,15 @@ class DedupeEngine:
             )
             queued += 1
         by_slice: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
+        plans: dict[tuple[str, str], SlicePlan] = {}  # one filter lookup per source, not per key
         for add in bloom_adds:
-            filters = self._filters_for(add.source)
-            bloom = filters.window if add.target == "window" else filters.late
-            assert bloom is not None
-            by_slice[(add.target, add.source, bloom.plan.slice_id(add.at_ms))].append(add.key)
+            plan = plans.get((add.target, add.source))
+            if plan is None:
+                filters = self._filters_for(add.source)
+                bloom = filters.window if add.target == "window" else filters.late
+                assert bloom is not None
+                plan = plans[(add.target, add.source)] = bloom.plan
+            by_slice[(add.target, add.source, plan.slice_id(add.at_ms))].append(add.key)
         for (target, source, slice_id), keys in by_slice.items():
             filters = self._filters_for(source)
             bloom = filters.window if target == "window" else filters.late
@@ -460,3 +523,10 @@ class DedupeEngine:
     def _filters_for(self, source: str) -> SourceFilters:
         config = self.registry.for_source(None if source == NO_SOURCE else source)
         return self._filter_cache.get(source, config, self.redis)
+
+
+def _group_adds(adds: Sequence[PendingBloomAdd]) -> dict[tuple[str, str], list[bytes]]:
+    groups: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+    for add in adds:
+        groups[(add.target, add.source)].append(add.key)
+    return groups

@@ -39,6 +39,8 @@ class SourceFilters:
             "expected_fp_rate_at_capacity": self.config.bloom_fp_rate,
             "bits_per_key_in_slice": plan.sizing.bits_per_key,
             "bits_per_window_key": plan.bits_per_window_key(self.config.bloom_capacity),
+            # time slicing's price over a static filter, (S+1)/S x (1 + ln(S+1)/ln(1/p))
+            "memory_vs_static_optimum": plan.overhead,
         }
 
 

@@ -160,10 +160,14 @@ def test_two_http_instances_share_state_and_config(
 
 
 @DEV_BROKER_LIVE_END_SKIP
+@pytest.mark.parametrize("mode", ["exact", "bloom"])
 def test_kill_minus_nine_mid_stream_no_duplicate_no_loss(
-    start_worker, topic_env, kafka_bootstrap, redis_url, tmp_path
+    start_worker, topic_env, kafka_bootstrap, redis_url, tmp_path, mode
 ):
-    env = dedupe_env(topic_env, redis_url, default={"mode": "exact", "window_ms": 600_000})
+    """Exact mode: no loss and no duplicate. Bloom mode: no loss (its keys are added to the
+    filter only after the output was acknowledged, so the replay of an unacknowledged batch is
+    not dropped as "seen"); a record may be forwarded twice if the worker died in between."""
+    env = dedupe_env(topic_env, redis_url, default={"mode": mode, "window_ms": 600_000})
     worker = start_worker(env, data_dir=tmp_path / "crash")
     raw, accepted_topic = topic_env["DATANEXUS_TOPIC_RAW"], topic_env["DATANEXUS_TOPIC_ACCEPTED"]
     unique = [f"c-{i}" for i in range(6_000)]
@@ -188,10 +192,17 @@ def test_kill_minus_nine_mid_stream_no_duplicate_no_loss(
     feeder.join()
     worker.start()
     accepted = read_topic(kafka_bootstrap, accepted_topic, expect=len(unique), timeout_s=60)
+    deadline = time.monotonic() + 60
+    while set(ids_of(accepted)) != set(unique) and time.monotonic() < deadline:
+        time.sleep(1)  # duplicates (bloom) can make up the expected count before the tail
+        accepted = read_topic(kafka_bootstrap, accepted_topic, expect=len(unique), timeout_s=60)
     counts = ids_of(accepted)
     assert set(counts) == set(unique), f"lost {len(set(unique) - set(counts))} unique records"
     duplicated = {i: c for i, c in counts.items() if c > 1}
-    assert not duplicated, f"{len(duplicated)} ids forwarded twice"
+    if mode == "exact":
+        assert not duplicated, f"{len(duplicated)} ids forwarded twice"
+    else:  # at most the batches in flight at the kill (a batch is at most 1000 records)
+        assert len(duplicated) <= 4_000, f"{len(duplicated)} ids forwarded twice"
 
 
 def answers(client: redis.Redis) -> bool:

@@ -22,6 +22,7 @@ from tables.dedupe import (
     Record,
 )
 from tables.dedupe.client import dedupe_redis_client
+from tables.dedupe.redis_mirror import PendingBloomAdd
 
 pytestmark = pytest.mark.integration
 
@@ -217,3 +218,38 @@ async def test_release_lets_a_retry_through_after_a_failed_hand_off(
     assert int(await redis.get(f"{prefix}:{{orders}}:exact:r1") or 0) == t + 5
     [again] = await edge.check_batch([record("r1")], t + 6)
     assert again.result is DedupeResult.DUPLICATE
+
+
+@pytest.mark.parametrize("redis_up", [True, False])
+async def test_deferred_bloom_adds_keep_an_unacknowledged_batch_replayable(
+    redis: Redis, prefix: str, redis_up: bool
+) -> None:
+    """The stream stage checks Bloom filters without adding and adds only once its output was
+    acknowledged: a batch whose send failed (or whose worker died) is not dropped on replay."""
+    config = DedupeConfig(mode=DedupeMode.BLOOM, bloom_capacity=10_000)
+    down = dedupe_redis_client(f"redis://127.0.0.1:{closed_port()}/0", timeout_s=0.2)
+    engine = make_engine(redis if redis_up else down, prefix, config, stage=DedupeStage.STREAM)
+    t = now_ms()
+    batch = [record("u"), record("v"), record("u")]
+    adds: list[PendingBloomAdd] = []
+    first = await engine.check_batch(batch, t, adds)
+    unique_repeat = [DedupeResult.UNIQUE, DedupeResult.UNIQUE, DedupeResult.DUPLICATE]
+    assert [v.result for v in first] == unique_repeat
+    assert sorted((a.target, a.key) for a in adds if a.target == "window") == [
+        ("window", b"u"),
+        ("window", b"v"),
+    ]
+    # the output was never acknowledged: the replay decides exactly as the first attempt
+    replay_adds: list[PendingBloomAdd] = []
+    assert [v.result for v in await engine.check_batch(batch, t + 5, replay_adds)] == unique_repeat
+    await engine.apply_bloom_adds(replay_adds, t + 10)  # acknowledged now
+    after = await engine.check_batch([record("u"), record("w")], t + 20, [])
+    assert [v.result for v in after] == [DedupeResult.DUPLICATE, DedupeResult.UNIQUE]
+    if not redis_up:  # the adds wait in the catch-up queue and reach Redis once it is back
+        assert engine.degraded and len(engine.catch_up) > 0
+        engine.redis = redis
+        assert await engine.flush_catch_up(t + 30) is True
+    other = make_engine(redis, prefix, config, stage=DedupeStage.STREAM)
+    shared = await other.check_batch([record("u"), record("v"), record("x")], t + 40, [])
+    assert [v.result for v in shared] == [DedupeResult.DUPLICATE] * 2 + [DedupeResult.UNIQUE]
+    await down.aclose()

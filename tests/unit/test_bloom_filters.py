@@ -9,18 +9,35 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tables.bloom import BloomSizing, LocalSlicedBloom, SlicePlan, optimal_bits_per_key, positions
+from tables.bloom.slices import best_slice_count, slicing_overhead
 
 
 @pytest.mark.parametrize(("capacity", "fp_rate"), [(1_000, 0.01), (100_000, 0.001), (10, 0.1)])
-def test_sizing_follows_the_textbook_formulas(capacity: int, fp_rate: float) -> None:
+def test_sizing_meets_the_target_with_the_fewest_whole_bytes(capacity: int, fp_rate: float) -> None:
     sizing = BloomSizing.for_target(capacity, fp_rate)
-    m = -capacity * math.log(fp_rate) / math.log(2) ** 2
-    assert sizing.bits == max(8, math.ceil(m))
-    assert sizing.hashes == round(sizing.bits / capacity * math.log(2))
-    assert sizing.bits_per_key == pytest.approx(optimal_bits_per_key(fp_rate), rel=0.01)
-    assert sizing.expected_fp_rate() <= fp_rate * 1.05
+    assert sizing.bits % 8 == 0
+    # the target is met at capacity, and one byte less would miss it with any integer k
+    assert sizing.expected_fp_rate() <= fp_rate
+    for hashes in range(1, 30):
+        smaller = BloomSizing(capacity, fp_rate, sizing.bits - 8, hashes)
+        assert smaller.expected_fp_rate() > fp_rate
+    if capacity >= 1_000:  # whole-byte rounding is noise only for real sizes
+        ideal = math.log2(1 / fp_rate)
+        assert sizing.hashes in {math.floor(ideal), math.ceil(ideal)}
+        assert sizing.bits_per_key == pytest.approx(optimal_bits_per_key(fp_rate), rel=0.005)
     assert sizing.expected_fp_rate(capacity // 2) < sizing.expected_fp_rate()
     assert sizing.fp_rate_from_fill(0.5) == pytest.approx(0.5**sizing.hashes)
+
+
+def test_slice_count_minimises_memory_against_the_formula() -> None:
+    p = 0.01
+    overheads = {s: slicing_overhead(s, p) for s in range(1, 25)}
+    assert best_slice_count(p) == min(overheads, key=overheads.__getitem__) == 7
+    assert overheads[7] == pytest.approx(1.659, abs=0.001)
+    plan = SlicePlan.for_window(300_000, 0, 100_000, p)
+    assert plan.slices == 7
+    assert plan.sizing.overhead == pytest.approx(1.0, abs=0.002)
+    assert plan.overhead == pytest.approx(plan.predicted_overhead, rel=0.005)
 
 
 def test_sizing_rejects_nonsense() -> None:

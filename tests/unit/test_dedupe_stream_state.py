@@ -13,13 +13,22 @@ import rocksdict
 from agents.dedupe.config_sync import registry_from_json, registry_from_setting
 from agents.dedupe.outputs import LATE_DUPLICATE_REASON, DedupeOutputs, apply_verdicts
 from agents.dedupe.partition_state import (
+    ENTRY,
     FORWARDED_MARKER_KEY,
+    INDEX_PREFIX,
+    MAX_PACKED_ENTRIES,
     NO_MARKER,
     PartitionState,
+    expand_packed,
     is_entry,
     marker_value,
+    pack_writes,
+    packed_key_of,
+    packed_keys,
     read_marker,
     read_marker_output_ends,
+    unpack_clock,
+    unpack_writes,
 )
 from agents.ingest.triage import ERROR_REASON_HEADER
 from tables.dedupe import (
@@ -118,3 +127,39 @@ def test_config_setting_and_shared_document() -> None:
     with pytest.raises(DedupeConfigError) as error:
         registry_from_setting("{not json")
     assert error.value.field_name == "DATANEXUS_DEDUPE_CONFIG"
+
+
+def test_a_batch_travels_as_packed_records_that_recovery_expands_in_batch_order(
+    db: Any, tmp_path: Path
+) -> None:
+    first = PartitionState(db, 10)
+    first["s|exact|a"], first["s|exact|b"] = 1_000, 1_001
+    packed_first = first.apply(rocksdict.WriteBatch(raw_mode=True))
+    later = PartitionState(db, 20)
+    later["s|exact|a"] = 9_000  # seen again after the window
+    del later["s|exact|b"]
+    packed_later = later.apply(rocksdict.WriteBatch(raw_mode=True))
+    assert len(packed_first) == len(packed_later) == 1  # one changelog record per batch
+    # what Faust's recovery does with the changelog on another worker: raw key -> value
+    other = rocksdict.Rdict(str(tmp_path / "other"), options=rocksdict.Options(raw_mode=True))
+    try:
+        for key, value in packed_later + packed_first:  # stored in any order
+            other.put(key, value)
+        assert list(PartitionState(other, 30)) == []  # packed records are not entries
+        assert expand_packed(other) == 2 and expand_packed(other) == 0
+        assert other.get(b"s|exact|a") == ENTRY.pack(9_000, 20) and other.get(b"s|exact|b") is None
+        index = packed_keys(other, INDEX_PREFIX)
+        assert [packed_key_of(k) for k, _ in index] == [packed_first[0][0], packed_later[0][0]]
+        assert [unpack_clock(v) for _, v in index] == [1_001, 9_000]
+    finally:
+        other.close()
+
+
+def test_large_batches_split_into_bounded_packed_records() -> None:
+    writes: dict[bytes, bytes | None] = {
+        f"s|exact|{i}".encode(): ENTRY.pack(i, 7) for i in range(MAX_PACKED_ENTRIES + 3)
+    }
+    records = pack_writes(7, writes)
+    assert len(records) == 2 and len({key for key, _ in records}) == 2
+    unpacked = dict(item for _, value in records for item in unpack_writes(value))
+    assert unpacked == writes
