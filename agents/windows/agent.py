@@ -46,6 +46,8 @@ from typing import Any
 import faust
 
 from agents.batching import EventBatcher
+from agents.dedupe.changelog import ChangelogProducer
+from agents.windows.changelog_writer import TableChangelogWriter
 from agents.windows.config import WindowPipeline, pipelines_from_settings
 from agents.windows.guard import ReplayGuard
 from agents.windows.journal_store import JournaledStore
@@ -109,19 +111,6 @@ async def _send_until_acked(
             delay = min(delay * 2, MAX_SEND_DELAY_S)
 
 
-async def changelog_persisted(app: faust.App) -> None:
-    """Wait until the table writes so far reached the broker, before the batch's input is acked.
-
-    Faust commits offsets after ``producer.flush()``, but its buffer flush returns early when no
-    record went out for 0.1 s, so a kill -9 could leave committed input whose state never reached
-    the changelog (lost on recovery). The batch handler waits here instead.
-    """
-    producer: Any = app.producer
-    while producer.buffer.size:
-        await producer.buffer.flush()
-    await producer.flush()
-
-
 async def _ensure_output_topics(settings: Settings, pipeline: WindowPipeline) -> None:
     topics = [pipeline.output_topic, pipeline.late_topic]
     if pipeline.repartition:
@@ -165,6 +154,7 @@ def _install_pipeline(
     async def windows(stream: faust.StreamT[bytes]) -> None:
         await _ensure_output_topics(settings, pipeline)
         producer = services.producer
+        writer = TableChangelogWriter(table, ChangelogProducer.for_settings(settings))
 
         async def handle(events: Sequence[Any]) -> None:
             by_partition: dict[int, list[Any]] = {}
@@ -173,9 +163,13 @@ def _install_pipeline(
             last_event = {p: evs[-1] for p, evs in by_partition.items()}
 
             def set_partition(partition: int) -> None:
-                # Faust table writes go to the current event's partition (db + changelog)
+                # Faust table reads go to the current event's partition's RocksDB
                 stream._set_current_event(last_event[partition])  # type: ignore[attr-defined]
 
+            for partition in by_partition:  # finish a batch a crash cut short (journal)
+                set_partition(partition)
+                if fix := store.recovery_plan(partition):
+                    await writer.write([(partition, fix)])
             try:
                 results = {
                     p: _process_partition(runtime, decoder, p, evs, set_partition)
@@ -194,8 +188,11 @@ def _install_pipeline(
             await _send_until_acked(
                 producer, [(pipeline.output_topic, outputs), (pipeline.late_topic, late)]
             )
-            store.commit_all(list(by_partition), set_partition)
-            await changelog_persisted(app)
+            try:
+                await writer.write(store.take_plans(list(by_partition)))
+            except Exception:
+                store.discard()  # the batch is retried from the state the table holds
+                raise
             _count(name, list(results.values()), len(events))
             for partition, res in results.items():
                 runtime.watermarks[partition] = res.watermark
@@ -216,7 +213,6 @@ def _process_partition(
 ) -> BatchResult:
     pipeline, store = runtime.pipeline, runtime.store
     set_partition(partition)
-    store.recover(partition, set_partition)
     store.use(partition)
     batch: list[Event] = []
     undecodable = duplicates = 0

@@ -5,12 +5,14 @@ crash could persist part of a batch's state (some keys, not the partition meta),
 would count those events twice; or persist the whole batch before its results reached the output
 topic, and the replay (skipped by the offset guard) would never emit them. So the manager's
 writes of a batch are held here (visible to reads) until the caller has the batch's results
-acknowledged, then :meth:`commit` writes, per partition and in this order: journal chunks, the
-journal header ``[seq, n_chunks]``, every key, a commit marker ``seq``. One partition's
-changelog records keep their order, so after a crash either the header is missing (and so is
-every key write of the batch: nothing to undo) or it is there, and :meth:`recover` re-applies
-the journal when the marker does not match it. Keys are ``str`` (a Faust table's key codec is
-JSON whatever its schema); values are JSON bytes written through as they are.
+acknowledged, then hands them over (:meth:`take_plans`; :meth:`commit` writes a dict-backed
+table directly), per partition and in this order: journal chunks, the journal header
+``[seq, n_chunks]``, every key, a commit marker ``seq``. The agent's changelog writer ships them
+in that order and applies them to RocksDB only once acknowledged. One partition's changelog
+records keep their order, so after a crash either the header is missing (and so is every key
+write of the batch: nothing to undo) or it is there, and :meth:`recovery_plan` gives the writes
+that finish the journal when the marker does not match it. Keys are ``str`` (a Faust table's
+key codec is JSON whatever its schema); values are JSON bytes written through as they are.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ CHUNK_BYTES = 256 * 1024
 #: Bucket entries per partition that hold the group-key entries (see JournaledStore).
 GROUP_BUCKETS = 8
 RawTable = MutableMapping[str, Any]
+Write = tuple[str, bytes | None]
+"""One table write of a plan: (key, JSON bytes), ``None`` deletes."""
 
 
 def journal_key(name: str, partition: int) -> str:
@@ -167,6 +171,12 @@ class JournaledStore:
                 written += 1
         return written
 
+    def take_plans(self, partitions: Sequence[int]) -> list[tuple[int, list[Write]]]:
+        """The ordered writes of each partition's held batch, handed over (no longer held) for a
+        writer that ships them to the changelog and then applies them
+        (agents/windows/changelog_writer.py)."""
+        return [(p, ops) for p in partitions if (ops := self._plan(p))]
+
     def _plan(self, partition: int) -> list[tuple[str, bytes | None]]:
         """The ordered table writes of a partition's commit: journal, header, keys, marker."""
         writes = self._pending.pop(partition, None) or {}
@@ -184,6 +194,24 @@ class JournaledStore:
         ]
         ops.append((journal_key(self._name, partition), orjson.dumps([seq, len(chunks)])))
         ops.extend(writes.items())
+        ops.append((marker_key(self._name, partition), orjson.dumps(seq)))
+        return ops
+
+    def recovery_plan(self, partition: int) -> list[Write]:
+        """What :meth:`recover` would write, for a writer to ship (reads the partition's state:
+        the caller has made it the current partition)."""
+        header = self._table.get(journal_key(self._name, partition))
+        if header is None:
+            return []
+        seq, n_chunks = _decoded(header)
+        marker = self._table.get(marker_key(self._name, partition))
+        if marker is not None and _decoded(marker) == seq:
+            return []
+        ops: list[Write] = []
+        for i in range(n_chunks):
+            chunk = self._table.get(journal_chunk_key(self._name, partition, i))
+            for key, value in _decoded(chunk) or ():
+                ops.append((key, None if value is None else orjson.dumps(value)))
         ops.append((marker_key(self._name, partition), orjson.dumps(seq)))
         return ops
 
