@@ -150,6 +150,8 @@ class QueryRuntime:
             await self.bus.stop()
             self.bus = None
         await self.client.close()
+        if self._engine is not None:
+            await self._engine.close()  # background block refreshes read the store
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from rocksdict import Options, Rdict, ReadOptions, WriteBatch
 
-from tables.aggstore.keys import SEPARATOR, encode_key, metric_prefix, seek_key, start_of
+from tables.aggstore.keys import SEPARATOR, START_BYTES, metric_prefix, seek_key
 from tables.aggstore.types import WindowAggregate
 
 
@@ -41,8 +41,18 @@ class RocksAggregateStore:
     def put_many(self, records: Iterable[WindowAggregate]) -> int:
         batch = WriteBatch(raw_mode=True)
         written = 0
+        prefixes: dict[str, bytes] = {}  # metric -> prefix, encoded once per batch
+        dumps = orjson.dumps
         for record in records:
-            batch.put(encode_key(record.metric, record.start_ms, record.key), encode_value(record))
+            prefix = prefixes.get(record.metric)
+            if prefix is None:
+                prefix = prefixes[record.metric] = metric_prefix(record.metric)
+            if record.start_ms < 0:
+                raise ValueError(f"window start must be >= 0, got {record.start_ms}")
+            # == encode_key(...) and encode_value(record), without the per-record prefix work
+            key = prefix + record.start_ms.to_bytes(START_BYTES, "big") + record.key.encode()
+            value = {"e": record.end_ms, "a": dict(record.aggregates), "f": record.final}
+            batch.put(key, dumps(value))
             written += 1
         if written:
             self._db.write(batch)
@@ -52,23 +62,23 @@ class RocksAggregateStore:
         if to_ms <= from_ms or to_ms <= 0:
             return
         prefix_len = len(metric_prefix(metric))
+        key_from = prefix_len + START_BYTES
         options = ReadOptions()
         options.set_iterate_upper_bound(seek_key(metric, to_ms))
-        it = self._db.iter(options)
-        it.seek(seek_key(metric, from_ms))
-        loads = orjson.loads
-        while it.valid():
-            raw_key: bytes = it.key()
-            value: dict[str, Any] = loads(it.value())
+        # items() iterates in Rust and hands back (key, value) pairs: one call per window
+        # instead of key()/value()/next()/valid(); the start is the big-endian field of the key
+        loads, from_bytes = orjson.loads, int.from_bytes
+        items = self._db.items(from_key=seek_key(metric, from_ms), read_opt=options)
+        for raw_key, raw_value in cast("Iterable[tuple[bytes, bytes]]", items):  # raw mode
+            value: dict[str, Any] = loads(raw_value)
             yield WindowAggregate(
                 metric,
-                raw_key[prefix_len + 8 :].decode(),
-                start_of(raw_key, prefix_len),
+                raw_key[key_from:].decode(),
+                from_bytes(raw_key[prefix_len:key_from], "big"),
                 value["e"],
                 value["a"],
                 value["f"],
             )
-            it.next()
 
     def delete_before(self, cutoff_ms: int) -> int:
         deleted = 0

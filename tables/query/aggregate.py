@@ -2,6 +2,11 @@
 
 Both the cached and the uncached path compute every step bucket from exactly the windows that
 start in it, in store order (start, key), so their results are identical bit for bit.
+
+A fold can leave *checkpoints*: copies of its state just before the first window of a given
+start. Resuming from a checkpoint and folding the windows from that start on gives the same
+state (same additions, same order) as folding everything again, so a cached block whose tail
+was invalidated only re-reads the tail.
 """
 
 from __future__ import annotations
@@ -13,6 +18,20 @@ from tables.aggstore.types import WindowAggregate
 from tables.query.models import AggregateFn, GroupKey, MetricSpec, Query
 
 Points = list[tuple[int, float]]
+FoldState = dict[GroupKey, dict[int, list[float]]]
+GroupMemo = dict[str, GroupKey | None]
+"""Group (or None: filtered out) of each window key, for one (metric, group_by, filters)."""
+
+MAX_CHECKPOINTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Fold state over the windows starting before ``at_ms`` (read-only: copied to resume)."""
+
+    at_ms: int
+    state: FoldState
+    all_final: bool
 
 
 @dataclass
@@ -21,6 +40,11 @@ class BucketValues:
 
     points: dict[GroupKey, Points]
     all_final: bool
+    checkpoints: tuple[Checkpoint, ...] = ()
+
+
+def _copy_state(state: FoldState) -> FoldState:
+    return {group: {b: slot[:] for b, slot in buckets.items()} for group, buckets in state.items()}
 
 
 def _mean_parts(
@@ -39,8 +63,21 @@ def _mean_parts(
 
 
 def compute_buckets(
-    records: Iterable[WindowAggregate], query: Query, spec: MetricSpec
+    records: Iterable[WindowAggregate],
+    query: Query,
+    spec: MetricSpec,
+    *,
+    resume: Checkpoint | None = None,
+    checkpoints_from: int | None = None,
+    memo: GroupMemo | None = None,
 ) -> BucketValues:
+    """Fold ``records`` (store order) into step buckets.
+
+    ``resume``: continue from a checkpoint (``records`` must then start at its ``at_ms``).
+    ``checkpoints_from``: leave a checkpoint before each of the first ``MAX_CHECKPOINTS``
+    distinct window starts ``>= checkpoints_from``. ``memo``: group of each key, shared between
+    calls with the same metric, group_by and filters.
+    """
     step, fn, field_name = query.step_ms, query.fn, query.field
     group_by, filters = query.group_by, query.filters
     is_mean = fn is AggregateFn.MEAN
@@ -48,10 +85,18 @@ def compute_buckets(
     is_min, is_max = fn is AggregateFn.MIN, fn is AggregateFn.MAX
     value_name = f"{field_name}.{fn.value}"
     sum_name, count_name, mean_name = f"{field_name}.sum", f"{field_name}.count", value_name
-    decoded: dict[str, GroupKey | None] = {}
-    state: dict[GroupKey, dict[int, list[float]]] = {}
-    all_final = True
+    decoded: GroupMemo = {} if memo is None else memo
+    state: FoldState = {} if resume is None else _copy_state(resume.state)
+    all_final = True if resume is None else resume.all_final
+    checkpoints: list[Checkpoint] = []
+    next_checkpoint = -1 if checkpoints_from is None else checkpoints_from
+    last_start = -1
     for record in records:
+        if record.start_ms != last_start:
+            last_start = record.start_ms
+            if 0 <= next_checkpoint <= last_start:
+                checkpoints.append(Checkpoint(last_start, _copy_state(state), all_final))
+                next_checkpoint = last_start + 1 if len(checkpoints) < MAX_CHECKPOINTS else -1
         if not record.final:
             all_final = False
         key = record.key
@@ -101,7 +146,7 @@ def compute_buckets(
             points[group] = [(ts, s[0] / s[1]) for ts, s in sorted(buckets.items())]
         else:
             points[group] = [(ts, s[0]) for ts, s in sorted(buckets.items())]
-    return BucketValues(points, all_final)
+    return BucketValues(points, all_final, tuple(checkpoints))
 
 
 def _group_of(

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from tables.aggstore.types import AggregateStore, WindowAggregate
 from tables.query.metrics import QueryMetrics
 
 Range = tuple[int, int]
+
+_BACKGROUND: ContextVar[bool] = ContextVar("datanexus_background_read", default=False)
+"""Set while a background fetch runs: its reads go to a worker thread (also through subclasses'
+``_read``, e.g. the cluster batcher's local read)."""
 
 
 @dataclass
@@ -63,8 +68,20 @@ class RangeBatcher:
         self._open: dict[str, _Batch] = {}
         self._running: set[asyncio.Task[None]] = set()
 
-    async def fetch(self, metric: str, ranges: list[Range]) -> list[list[WindowAggregate]]:
-        """Windows of ``metric`` starting in each range, one list per range, store order."""
+    async def fetch(
+        self, metric: str, ranges: list[Range], *, background: bool = False
+    ) -> list[list[WindowAggregate]]:
+        """Windows of ``metric`` starting in each range, one list per range, store order.
+
+        ``background``: nobody waits for this read (e.g. a block refresh): it is neither batched
+        with queries (it would make them wait for a big read) nor run on the event loop.
+        """
+        if background:
+            token = _BACKGROUND.set(True)
+            try:
+                return [await self._read(metric, lo, hi) for lo, hi in ranges]
+            finally:
+                _BACKGROUND.reset(token)
         if not self.enabled:
             return [await self._read(metric, lo, hi) for lo, hi in ranges]
         loop = asyncio.get_running_loop()
@@ -113,7 +130,7 @@ class RangeBatcher:
 
     async def _read(self, metric: str, lo: int, hi: int) -> list[WindowAggregate]:
         self._metrics.inc("backend_fetches")
-        if self.offload:
+        if self.offload or _BACKGROUND.get():
             records = await asyncio.to_thread(lambda: list(self._store.range(metric, lo, hi)))
         else:
             records = list(self._store.range(metric, lo, hi))

@@ -9,15 +9,15 @@ blocks -> stitch the points of the requested range together.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tables.aggstore.types import AggregateStore, WindowAggregate
-from tables.query.aggregate import Points, compute_buckets
+from tables.query.aggregate import GroupMemo, Points, compute_buckets
 from tables.query.batching import RangeBatcher
+from tables.query.blocks import BlockRefresher, build_entry, slice_records
 from tables.query.cache import BucketCache, CacheEntry
 from tables.query.errors import QueryError, ResultTooLarge
 from tables.query.metrics import QueryMetrics
@@ -32,6 +32,11 @@ from tables.query.models import (
     result_to_json,
 )
 from tables.query.types import Clock, InvalidationPublisher
+
+_MAX_MEMO_KEYS = 1_000_000
+_MAX_RESULTS = 4_096
+_OFFLOAD_RECORDS = 20_000
+"""With ``offload_reads``, folds of at least this many windows also run in a worker thread."""
 
 
 def wall_clock_ms() -> int:
@@ -52,6 +57,10 @@ class EngineConfig:
     cache_max_points: int = 2_000_000
     """LRU bound: total points held in the cache (about 100 bytes each)."""
     offload_reads: bool = False
+    """Read (and fold big reads) in a worker thread so they do not block the event loop."""
+    refresh_ahead: float = 0.5
+    """Re-read an open block in the background once a hit finds less than this fraction of its
+    freshness left (0 disables): at the live edge of many keys the TTL re-read is big."""
     limits: QueryLimits = field(default_factory=QueryLimits)
 
     @classmethod
@@ -88,6 +97,18 @@ class QueryEngine:
             offload=self.config.offload_reads,
         )
         self._inflight: dict[tuple[Query, int], asyncio.Future[dict[str, Any]]] = {}
+        self._groups: dict[tuple[object, ...], GroupMemo] = {}
+        self._results: dict[Query, tuple[list[CacheEntry], dict[str, Any]]] = {}
+        """Last answer per query with the blocks it was stitched from (results are read-only)."""
+        self._refresher = BlockRefresher(
+            self.cache,
+            lambda metric, ranges: self._batcher.fetch(metric, ranges, background=True),
+            catalog,
+            clock,
+            self.metrics,
+            self._memo,
+            ahead=self.config.refresh_ahead if self.config.cache else 0.0,
+        )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -141,8 +162,12 @@ class QueryEngine:
         spec = self.catalog.get(query.metric)
         if not self.config.cache:
             [records] = await self._batcher.fetch(query.metric, [(query.from_ms, query.to_ms)])
-            return self._finish(query, compute_buckets(records, query, spec).points.items())
+            values = compute_buckets(records, query, spec, memo=self._memo(query))
+            return self._finish(query, values.points.items())
         blocks = await self._blocks(query, spec)
+        previous = self._results.get(query)
+        if previous is not None and _same_blocks(previous[0], blocks):
+            return previous[1]  # same cached blocks as last time: the same answer
         groups: dict[GroupKey, Points] = {}
         for entry in blocks:
             inside = query.from_ms <= entry.start_ms and entry.end_ms <= query.to_ms
@@ -150,53 +175,77 @@ class QueryEngine:
                 selected = points if inside else _trim(points, query.from_ms, query.to_ms)
                 if selected:
                     groups.setdefault(group, []).extend(selected)
-        return self._finish(query, groups.items())
+        result = self._finish(query, groups.items())
+        if len(self._results) >= _MAX_RESULTS:
+            self._results.pop(next(iter(self._results)))
+        self._results[query] = (blocks, result)
+        return result
 
     async def _blocks(self, query: Query, spec: MetricSpec) -> list[CacheEntry]:
-        """The cache blocks covering the query, reading and caching the missing ones."""
+        """The cache blocks covering the query, reading and caching the missing ones.
+
+        A block marked stale from a checkpoint only re-reads its tail and resumes the fold.
+        """
         block_ms = query.step_ms * max(1, self.config.block_ms // query.step_ms)
         signature = query.signature
         now = self.clock()
         generation = self.cache.generation(query.metric)
         first = query.from_ms - query.from_ms % block_ms
         found: list[CacheEntry | None] = []
+        jobs: list[tuple[int, int, CacheEntry | None]] = []  # (block index, read from, stale)
         for start in range(first, query.to_ms, block_ms):
-            found.append(self.cache.get((signature, start), now))
-        misses = found.count(None)
-        self.metrics.inc("cache_hits", len(found) - misses)
-        self.metrics.inc("cache_misses", misses)
-        if not misses:
-            return [entry for entry in found if entry is not None]
-        runs: list[tuple[int, int]] = []  # contiguous missing blocks, as time ranges
-        for index, entry in enumerate(found):
-            if entry is not None:
-                continue
-            start = first + index * block_ms
-            if runs and runs[-1][1] == start:
-                runs[-1] = (runs[-1][0], start + block_ms)
+            entry = self.cache.get((signature, start), now)
+            if entry is None:
+                jobs.append((len(found), start, None))
+            elif entry.stale_from is not None:
+                jobs.append((len(found), entry.stale_from.at_ms, entry))
+                entry = None
             else:
-                runs.append((start, start + block_ms))
+                self._refresher.consider(entry, spec, now)
+            found.append(entry)
+        self.metrics.inc("cache_hits", len(found) - len(jobs))
+        self.metrics.inc("cache_misses", len(jobs))
+        self.metrics.inc("resumed_blocks", sum(stale is not None for _, _, stale in jobs))
+        if not jobs:
+            return [entry for entry in found if entry is not None]
+        runs: list[tuple[int, int]] = []  # contiguous ranges to read
+        for index, read_from, _ in jobs:
+            end = first + (index + 1) * block_ms
+            if runs and runs[-1][1] == read_from:
+                runs[-1] = (runs[-1][0], end)
+            else:
+                runs.append((read_from, end))
         reads = await self._batcher.fetch(query.metric, runs)
+        records = [record for run in reads for record in run]
         now = self.clock()
-        cacheable = self.cache.generation(query.metric) == generation
-        for (run_start, run_end), records in zip(runs, reads, strict=True):
+        memo = self._memo(query)
+
+        def compute() -> list[CacheEntry]:
             starts = [record.start_ms for record in records]
-            for start in range(run_start, run_end, block_ms):
-                lo = bisect.bisect_left(starts, start)
-                hi = bisect.bisect_left(starts, start + block_ms)
-                values = compute_buckets(records[lo:hi], query, spec)
-                settled = values.all_final and start + block_ms + spec.settle_ms <= now
-                entry = CacheEntry(
-                    query.metric,
-                    start,
-                    start + block_ms,
-                    values.points,
-                    None if settled else now + spec.freshness_ms,
-                )
-                found[(start - first) // block_ms] = entry
-                if cacheable:
-                    self.cache.put((signature, start), entry)
+            computed = []
+            for index, read_from, stale in jobs:
+                start = first + index * block_ms
+                block = (start, start + block_ms)
+                mine = slice_records(records, starts, read_from, block[1])
+                computed.append(build_entry(query, spec, block, mine, now, memo, stale))
+            return computed
+
+        big = self.config.offload_reads and len(records) >= _OFFLOAD_RECORDS
+        computed = await asyncio.to_thread(compute) if big else compute()
+        for (index, _, _), entry in zip(jobs, computed, strict=True):
+            found[index] = entry
+            admitted = self.cache.admit(entry, generation)
+            if admitted is not None:
+                self.cache.put((signature, entry.start_ms), admitted)
         return [entry for entry in found if entry is not None]
+
+    def _memo(self, query: Query) -> GroupMemo:
+        """Decoded groups of window keys for the query's metric, group_by and filters."""
+        key = (query.metric, query.group_by, query.filters)
+        memo = self._groups.get(key)
+        if memo is None or len(memo) > _MAX_MEMO_KEYS:
+            memo = self._groups[key] = {}
+        return memo
 
     def _finish(self, query: Query, groups: Iterable[tuple[GroupKey, Points]]) -> dict[str, Any]:
         series = sorted((Series(key, points) for key, points in groups), key=lambda s: s.key)
@@ -239,6 +288,10 @@ class QueryEngine:
             await self.publisher.publish(metric, from_ms, to_ms)
         return dropped
 
+    async def close(self) -> None:
+        """Cancel background block refreshes (call before the event loop ends)."""
+        await self._refresher.close()
+
     def stats(self) -> dict[str, Any]:
         """Body of ``GET /v1/query/stats``."""
         return {
@@ -253,8 +306,15 @@ class QueryEngine:
                 "single_flight": self.config.single_flight,
                 "batch_window_ms": self.config.batch_window_ms,
                 "block_ms": self.config.block_ms,
+                "offload_reads": self.config.offload_reads,
+                "refresh_ahead": self.config.refresh_ahead,
             },
         }
+
+
+def _same_blocks(old: list[CacheEntry], new: list[CacheEntry]) -> bool:
+    """Blocks are immutable once built: the same objects mean the same points."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
 def _trim(points: Points, from_ms: int, to_ms: int) -> Points:

@@ -1,6 +1,8 @@
 """Query-engine metrics: Prometheus collectors plus plain counters for ``GET /v1/query/stats``.
 
 Cache hits and misses count *blocks* (a query over 24 blocks with 20 cached = 20 hits, 4 misses).
+``resumed_blocks``: misses that only re-read a block's tail after a partial invalidation;
+``refreshed_blocks``: open blocks re-read in the background shortly before their TTL ran out.
 Each engine registers on its own ``CollectorRegistry`` unless one is passed in (the app passes
 ``prometheus_client.REGISTRY`` once), so several engines can live in one process (tests, bench).
 """
@@ -29,6 +31,8 @@ class QueryMetrics:
             "records_read": 0,
             "invalidations": 0,
             "invalidated_blocks": 0,
+            "resumed_blocks": 0,
+            "refreshed_blocks": 0,
         }
         reg = self.registry
         self._counters = {
