@@ -17,24 +17,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from app.testing import WorkerProcess, read_topic, unique_topics
 from app.topics import ensure_topics
+from tests.unit.pipeline_configs import COUNT_WINDOW, TUMBLING
 
 pytestmark = pytest.mark.integration
-
-COUNT_WINDOW = {
-    "name": "per_user",
-    "type": "count",
-    "size": 3,
-    "group_by": ["user"],
-    "aggregate": {"*": ["count"], "amount": ["sum"]},
-    "emit": "on_close",
-}
-TUMBLING = {
-    "name": "per_10s",
-    "type": "tumbling",
-    "size": "10s",
-    "aggregate": {"*": ["count"]},
-    "emit": "on_close",
-}
 
 
 def pipeline(pid: str, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,3 +18,21 @@ def make_config(**overrides: Any) -> dict[str, Any]:
     }
     config.update(overrides)
     return config
+
+
+# window steps as pipelines (and their tests) declare them
+COUNT_WINDOW = {
+    "name": "per_user",
+    "type": "count",
+    "size": 3,
+    "group_by": ["user"],
+    "aggregate": {"*": ["count"], "amount": ["sum"]},
+    "emit": "on_close",
+}
+TUMBLING = {
+    "name": "per_10s",
+    "type": "tumbling",
+    "size": "10s",
+    "aggregate": {"*": ["count"]},
+    "emit": "on_close",
+}

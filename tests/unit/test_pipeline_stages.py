@@ -8,23 +8,7 @@ from typing import Any
 from agents.pipelines.stage_host import PipelineStages, step_fingerprint
 from agents.pipelines.stages import DedupeStepStage, WindowStepStage
 from tables.pipelines.types import Record
-from tests.unit.pipeline_configs import make_config
-
-COUNT_WINDOW = {
-    "name": "per_user",
-    "type": "count",
-    "size": 3,
-    "group_by": ["user"],
-    "aggregate": {"*": ["count"], "amount": ["sum"]},
-    "emit": "on_close",
-}
-TUMBLING = {
-    "name": "per_10s",
-    "type": "tumbling",
-    "size": "10s",
-    "aggregate": {"*": ["count"]},
-    "emit": "on_close",
-}
+from tests.unit.pipeline_configs import COUNT_WINDOW, TUMBLING, make_config
 
 
 def events(user: str, amounts: list[int], t0: int = 1_000) -> list[Record]:
