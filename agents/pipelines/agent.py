@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import time
 import weakref
 from collections.abc import Iterator
@@ -212,6 +213,10 @@ def install_pipelines(app: faust.App, settings: Settings, services: Services) ->
             target = target_of(pipeline_id)
             if target is None:
                 await scheduler.remove(pipeline_id)
+                if Op(command["op"]) is Op.DELETE:  # a new pipeline of that id starts empty
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, shutil.rmtree, stage_root / pipeline_id, True
+                    )
             else:
                 scheduler.set_target(pipeline_id, target)
         return answer

@@ -177,5 +177,12 @@ def test_dedupe_and_window_steps_run_and_window_state_survives_a_restart(
         state = wait_status(worker, dedupe_id, lambda s: s["records_in"] == 40)
         assert (state["records_out"], state["records_dropped"]) == (0, 40)
         assert len(values(kafka_bootstrap, f"{dedupe_id}.out", 30)) == 30
+
+        # deleting a pipeline drops its local stage state: a new one of that id starts empty
+        state_dir = tmp_path / "worker" / worker.app_id / "pipelines" / count_id
+        assert state_dir.is_dir()
+        status, _ = worker.request("DELETE", f"/v1/pipelines/{count_id}")
+        assert status == 204
+        assert not state_dir.exists()
     finally:
         worker.stop()
