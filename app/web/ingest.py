@@ -30,6 +30,7 @@ from app.producer import DeliveryError, OutRecord
 from app.services import Services
 from app.settings import Settings
 from tables.dedupe import Record
+from tables.dedupe.redis_mirror import PendingBloomAdd
 
 if TYPE_CHECKING:
     from agents.dedupe.runtime import DedupeRuntime
@@ -110,9 +111,16 @@ def install_ingest_views(
             records.append(record)
         out = DedupeOutputs(forward=accepted)
         verdicts = None
+        # Bloom keys are added only once the broker acknowledged the batch: an addition cannot
+        # be undone, so adding first would make the client's retry after a 503 look "seen" and
+        # drop it. The cost: two concurrent requests with one new id may both pass (Bloom mode
+        # is approximate; exact and fuzzy modes claim their keys in the check itself).
+        bloom_adds: list[PendingBloomAdd] = []
         if dedupe is not None and records and dedupe.active:
             out = DedupeOutputs()
-            verdicts = await dedupe.edge.check_batch(cast(list[Record], records), now_ms)
+            verdicts = await dedupe.edge.check_batch(
+                cast(list[Record], records), now_ms, bloom_adds
+            )
             apply_verdicts(records, accepted, verdicts, out)
         try:
             await asyncio.wait_for(
@@ -127,6 +135,8 @@ def install_ingest_views(
                 "the broker did not acknowledge the records; retry the request",
                 detail=str(exc) or "timeout",
             ) from None
+        if dedupe is not None and bloom_adds:
+            await dedupe.edge.apply_bloom_adds(bloom_adds, now_ms)
         count_batch("http", tally_sources(sources), reasons)
         INGEST_BATCH_SECONDS.labels("http").observe(time.perf_counter() - started)
         answer = {
