@@ -198,8 +198,8 @@ class JournaledStore:
         return ops
 
     def recovery_plan(self, partition: int) -> list[Write]:
-        """What :meth:`recover` would write, for a writer to ship (reads the partition's state:
-        the caller has made it the current partition)."""
+        """The writes that finish the journal, marker last; empty when there is nothing to finish
+        (reads the partition's state: the caller has made it the current partition)."""
         header = self._table.get(journal_key(self._name, partition))
         if header is None:
             return []
@@ -216,22 +216,15 @@ class JournaledStore:
         return ops
 
     def recover(self, partition: int, set_partition: Callable[[int], None]) -> int:
-        """Finish a batch whose journal persisted but whose marker did not; returns keys fixed."""
-        header = self._table.get(journal_key(self._name, partition))
-        if header is None:
-            return 0
-        seq, n_chunks = _decoded(header)
-        marker = self._table.get(marker_key(self._name, partition))
-        if marker is not None and _decoded(marker) == seq:
+        """Finish a batch whose journal persisted but whose marker did not; returns keys fixed.
+        Writes through the table (dict-backed tables; the agent ships :meth:`recovery_plan`)."""
+        plan = self.recovery_plan(partition)
+        if not plan:
             return 0
         set_partition(partition)
-        entries: list[tuple[str, bytes | None]] = []
-        for i in range(n_chunks):
-            chunk = self._table.get(journal_chunk_key(self._name, partition, i))
-            for key, value in _decoded(chunk) or ():
-                entries.append((key, None if value is None else orjson.dumps(value)))
+        *entries, (marker, seq) = plan
         fixed = _apply(self._table, entries)
-        self._table[marker_key(self._name, partition)] = orjson.dumps(seq)
+        self._table[marker] = seq
         return fixed
 
 

@@ -7,7 +7,7 @@ import pytest
 # A source record goes missing now and then around a worker restart (one record, one window
 # short). A raw confluent-kafka or aiokafka consumer reading 300k records at the live end of
 # the embedded broker saw no gap, so it is not the broker alone. Suspected from reading
-# faust-streaming 0.11's consumer (not yet proven): ``_drain_messages`` hands each message over
+# faust-streaming 0.15's consumer (not yet proven): ``_drain_messages`` hands each message over
 # with ``wait_first(callback(message), suspend_flow.wait())``, so a message whose hand-over is
 # blocked (stream buffer full) when the flow is suspended for a rebalance is dropped while its
 # offset still counts as read; ``_new_offset`` then commits past a single unacked offset at the
