@@ -16,7 +16,8 @@ output topic is read from where the marker saw it end to decide (see output_chec
 replay neither loses those records nor forwards them twice.
 
 Bloom filters (bloom mode's window filter, the late summary) are only checked while deciding;
-the keys are added after the output was acknowledged (`commit_markers`), because a Bloom
+the keys are added after the output was acknowledged (`commit_markers`, in the background:
+tables/dedupe/inflight.py keeps them visible to the next lookups meanwhile), because a Bloom
 addition cannot be undone: added before a crash or a failed send, the replay would drop the
 batch's records as "seen". A crash between acknowledgement and the addition can at worst
 forward a Bloom-mode record twice (at-least-once), never lose one.
@@ -178,8 +179,8 @@ class StreamDedupe:
         ends = dict(self.output.acked_ends.get(self.output_topic, {}))
         topic = self.changelog_topic
         adds, self._bloom_adds = self._bloom_adds, []
+        self.engine.add_in_background(adds, int(time.time() * 1000))
         await asyncio.gather(
-            self.engine.apply_bloom_adds(adds, int(time.time() * 1000)),
             *(
                 self.changelog.send_to_partition(
                     topic, w.partition, [(FORWARDED_MARKER_KEY, marker_value(w.batch_offset, ends))]

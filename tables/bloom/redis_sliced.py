@@ -6,7 +6,6 @@ need no per-key TTL: a whole slice disappears once it can no longer overlap the 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,11 +13,12 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, ResponseError
 
-from tables.bloom.hashing import hash_pair
+from tables.bloom.hashing import digests
 from tables.bloom.slices import SlicePlan
 
 # KEYS: live slice keys, newest (current) first. ARGV: bits, hashes, ttl of current slice,
-# add flag, then (h1, h2) per key packed as little-endian uint32 pairs. Returns one string with
+# add flag, then each key's 8-byte digest: raw h1, h2 as little-endian uint32 (hashing.py), which
+# the script reduces modulo bits. Returns one string with
 # '1' (seen) / '0' (new) per key. Packed arguments and a single bulk reply keep the client-side
 # cost (redis-py packs and parses in Python) per batch instead of per key. A new key's bits are
 # set in KEYS[1] (one BITFIELD call) before the next key is tested, catching batch repeats.
@@ -29,9 +29,14 @@ local m = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local add = ARGV[4] == '1'
-local slices = KEYS
+local current = KEYS[1]
+local slices = {}
+for s = 1, #KEYS do  -- a missing slice holds nothing: probe only those that exist
+  if (s == 1 and add) or call('EXISTS', KEYS[s]) == 1 then
+    slices[#slices + 1] = KEYS[s]
+  end
+end
 local nslices = #slices
-local current = slices[1]
 local out = {}
 local ops = {}
 for i = 1, k do
@@ -47,6 +52,11 @@ local n = #data
 while at < n do
   local a, b, after = unpack_pair('<I4I4', data, at)
   at = after
+  a = a % m
+  b = b % m
+  if b == 0 then
+    b = 1
+  end
   r = r + 1
   local seen = '0'
   for s = 1, nslices do
@@ -80,6 +90,54 @@ if added then
   call('PEXPIRE', current, ttl)
 end
 return table.concat(out)
+"""
+
+# KEYS: the one slice to add to. ARGV: bits, hashes, ttl, then the keys' digests as above.
+# Sets every key's bits without testing them first (a set bit stays set, so the bitmap is the
+# same as check-and-add leaves it), many keys per BITFIELD call: an added key costs its SET
+# operations only, not a Redis call of its own. Returns the number of keys added.
+ADD_LUA = """
+local call = redis.call
+local unpack_pair = struct.unpack
+local m = tonumber(ARGV[1])
+local k = tonumber(ARGV[2])
+local key = KEYS[1]
+local data = ARGV[4]
+local ops = {}
+local o = 0
+local added = 0
+local at = 1
+local n = #data
+while at < n do
+  local a, b, after = unpack_pair('<I4I4', data, at)
+  at = after
+  a = a % m
+  b = b % m
+  if b == 0 then
+    b = 1
+  end
+  added = added + 1
+  local pos = a
+  for _ = 1, k do
+    ops[o + 1] = 'SET'
+    ops[o + 2] = 'u1'
+    ops[o + 3] = pos
+    ops[o + 4] = 1
+    o = o + 4
+    pos = (pos + b) % m
+  end
+  if o >= 4000 then  -- well under Lua's limit on values unpacked into one call
+    call('BITFIELD', key, unpack(ops, 1, o))
+    o = 0
+  end
+end
+if o > 0 then
+  call('BITFIELD', key, unpack(ops, 1, o))
+end
+if added > 0 then
+  call('PEXPIRE', key, ARGV[3])
+end
+return added
 """
 
 
@@ -121,6 +179,7 @@ async def execute_pipeline(client: Redis, scripts: Sequence[ScriptHandle], build
 
 
 _CHECK_AND_ADD = ScriptHandle(CHECK_AND_ADD_LUA)
+_ADD = ScriptHandle(ADD_LUA)
 
 
 async def server_has_redisbloom(client: Redis) -> bool:
@@ -140,6 +199,8 @@ class RedisSlicedBloom:
     """Time-sliced Bloom filter for one name (e.g. one source), bitmaps under `key_prefix`."""
 
     script = _CHECK_AND_ADD
+    add_script = _ADD
+    scripts = (_CHECK_AND_ADD, _ADD)
 
     def __init__(self, client: Redis, key_prefix: str, plan: SlicePlan) -> None:
         self.client = client
@@ -164,19 +225,24 @@ class RedisSlicedBloom:
         add: bool = True,
     ) -> None:
         sizing = self.plan.sizing
-        bits = sizing.bits
-        pairs: list[int] = []
-        extend = pairs.extend
-        for key in keys:
-            extend(hash_pair(key, bits))
         args: list[int | str | bytes] = [
-            bits,
+            sizing.bits,
             sizing.hashes,
             self.plan.ttl_ms(slice_ids[0], now_ms),
             "1" if add else "0",
-            struct.pack(f"<{len(pairs)}I", *pairs),
+            self._packed_pairs(keys),
         ]
         self.script.queue(pipe, [self.slice_key(s) for s in slice_ids], args)
+
+    def queue_add(self, pipe: Pipeline, keys: Sequence[bytes], slice_id: int, now_ms: int) -> None:
+        """Queue adding keys to one slice, no lookup (deferred adds, outage catch-up)."""
+        sizing = self.plan.sizing
+        args = [sizing.bits, sizing.hashes, self.plan.ttl_ms(slice_id, now_ms)]
+        self.add_script.queue(pipe, [self.slice_key(slice_id)], [*args, self._packed_pairs(keys)])
+
+    @staticmethod
+    def _packed_pairs(keys: Sequence[bytes]) -> bytes:
+        return digests(keys)
 
     @staticmethod
     def parse(raw: bytes) -> list[bool]:
@@ -210,8 +276,8 @@ class RedisSlicedBloom:
             return
         await execute_pipeline(
             self.client,
-            [self.script],
-            lambda pipe: self.queue_for_slices(pipe, keys, [slice_id], now_ms),
+            self.scripts,
+            lambda pipe: self.queue_add(pipe, keys, slice_id, now_ms),
         )
 
     async def fill_ratios(self, now_ms: int) -> list[float]:

@@ -18,6 +18,7 @@ from tables.bloom import RedisSlicedBloom, SlicePlan
 from tables.bloom.redis_sliced import ScriptHandle, execute_pipeline
 from tables.dedupe.config import DedupeConfig, DedupeConfigRegistry, DedupeMode, WindowClock
 from tables.dedupe.filters import FilterCache, SourceFilters
+from tables.dedupe.inflight import InFlightBloomAdds
 from tables.dedupe.keys import fuzzy_key
 from tables.dedupe.local_state import WindowedMemoryState
 from tables.dedupe.metrics import DedupeMetrics
@@ -37,7 +38,7 @@ from tables.dedupe.types import DedupeResult, DedupeStage, DedupeState, Record, 
 
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 NO_SOURCE = "_none"
-_BLOOM_SCRIPTS: list[ScriptHandle] = [RedisSlicedBloom.script, SET_FIRST_SEEN]
+_BLOOM_SCRIPTS: list[ScriptHandle] = [*RedisSlicedBloom.scripts, SET_FIRST_SEEN]
 
 
 @dataclass(slots=True)
@@ -95,6 +96,8 @@ class DedupeEngine:
         self.metrics = metrics
         self.retry_interval_ms = retry_interval_ms
         self.catch_up = CatchUpQueue(catch_up_max_items)
+        self.in_flight = InFlightBloomAdds()
+        """Deferred additions still running (`add_in_background`); lookups count them as seen."""
         self.degraded = False
         self.last_error: str | None = None
         self._retry_at_ms = 0
@@ -150,6 +153,12 @@ class DedupeEngine:
                 repeat = f"{source}|bloom|{record['id']}"  # the script catches repeats only
                 if repeat in first_in_batch:  # when it adds: without adding, catch them here
                     reason = "repeat within batch"
+                    plan.verdicts[index] = self._verdict(
+                        DedupeResult.DUPLICATE, config, reason, record["id"]
+                    )
+                    continue
+                if self.in_flight.holds(source, key_bytes):
+                    reason = "probably seen within window (bloom, being added)"
                     plan.verdicts[index] = self._verdict(
                         DedupeResult.DUPLICATE, config, reason, record["id"]
                     )
@@ -362,6 +371,12 @@ class DedupeEngine:
             local = filters.window_local if target == "window" else filters.late_local
             local.check_and_add_sync(keys, now_ms)
 
+    def add_in_background(self, adds: Sequence[PendingBloomAdd], now_ms: int) -> None:
+        """`apply_bloom_adds` off the caller's critical path; until it lands, lookups of this
+        engine count the window keys as seen (see tables/dedupe/inflight.py)."""
+        if adds:
+            self.in_flight.start(adds, lambda: self.apply_bloom_adds(adds, now_ms))
+
     # ----------------------------------------------------------------- outage and catch-up
 
     def _enter_degraded(self, exc: BaseException, now_ms: int) -> None:
@@ -406,7 +421,7 @@ class DedupeEngine:
             bloom = filters.window if target == "window" else filters.late
             assert bloom is not None
             if slice_id in bloom.plan.live_slice_ids(now_ms):
-                bloom.queue_for_slices(pipe, keys, [slice_id], now_ms)
+                bloom.queue_add(pipe, keys, slice_id, now_ms)
                 queued += 1
         return queued
 

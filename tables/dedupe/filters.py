@@ -86,6 +86,8 @@ class FilterCache:
     ) -> RedisSlicedBloom | None:
         if redis is None:
             return None
-        shape = f"{plan.slice_ms}.{plan.sizing.bits}.{plan.sizing.hashes}"
+        # "d8": positions from 8-byte digests (tables/bloom/hashing.py); bitmaps of another
+        # derivation are not misread
+        shape = f"{plan.slice_ms}.{plan.sizing.bits}.{plan.sizing.hashes}.d8"
         prefix = f"{self.key_prefix}:{{{source}}}:{kind}:{self.stage.value}:{shape}"
         return RedisSlicedBloom(redis, prefix, plan)

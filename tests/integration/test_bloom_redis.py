@@ -125,3 +125,27 @@ async def test_false_positive_rate_at_capacity_stays_within_target(
     fills = await bloom.fill_ratios(end)
     assert plan.union_fp_rate(fills) <= fp_rate
     assert await bloom.memory_bits(end) <= plan.total_bits + 8 * len(fills)
+
+
+async def test_a_plain_add_sets_the_same_bits_as_check_and_add(redis: Redis, prefix: str) -> None:
+    plan = SlicePlan.for_window(60_000, 4, 2_000, 0.01)
+    checked = RedisSlicedBloom(redis, f"{prefix}:checked", plan)
+    added = RedisSlicedBloom(redis, f"{prefix}:added", plan)
+    keys = [f"k{i}".encode() for i in range(1_500)]  # several BITFIELD chunks in one call
+    await checked.check_and_add(keys, T0)
+    await added.add_at(keys, T0, T0)
+    slice_id = plan.slice_id(T0)
+    assert await redis.get(checked.slice_key(slice_id)) == await redis.get(
+        added.slice_key(slice_id)
+    )
+    assert await added.contains(keys, T0) == [True] * len(keys)
+    assert 0 < await redis.pttl(added.slice_key(slice_id)) <= plan.ttl_ms(slice_id, T0)
+
+
+async def test_lookups_skip_slices_that_do_not_exist(redis: Redis, prefix: str) -> None:
+    plan = SlicePlan.for_window(60_000, 4, 1_000, 0.01)
+    bloom = RedisSlicedBloom(redis, prefix, plan)
+    await bloom.add_at([b"old"], T0, T0)
+    later = T0 + 2 * plan.slice_ms  # the current slice and the one before it are missing
+    assert await bloom.contains([b"old", b"new"], later) == [True, False]
+    assert await bloom.check_and_add([b"new", b"new"], later) == [False, True]
