@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING, Consumer
@@ -70,10 +70,18 @@ async def _finish(coro: Coroutine[Any, Any, Any], pending: Any) -> Any:
     return await _Resume(coro, pending)
 
 
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
 async def hand_over(
-    coro: Coroutine[Any, Any, Any], suspended: asyncio.Event, stopped: asyncio.Event
+    coro: Coroutine[Any, Any, Any] | Awaitable[Any],
+    suspended: asyncio.Event,
+    stopped: asyncio.Event,
 ) -> bool:
     """Run ``coro`` to its end; False if the flow was suspended (or stopped) first."""
+    if not asyncio.iscoroutine(coro):  # any other awaitable: drive it through a coroutine
+        coro = _await(coro)
     try:
         pending = coro.send(None)
     except StopIteration:

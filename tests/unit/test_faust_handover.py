@@ -92,3 +92,9 @@ async def test_a_resumed_callback_sees_awaited_results_and_bare_yields() -> None
     assert not await hand_over(callback(), suspended, asyncio.Event())
     await asyncio.sleep(0)
     assert seen == [7, "cancelled"]
+
+
+async def test_an_awaitable_that_is_not_a_coroutine_is_handed_over_too() -> None:
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    future.set_result(1)
+    assert await hand_over(future, asyncio.Event(), asyncio.Event())
