@@ -16,15 +16,30 @@ from redis.exceptions import NoScriptError, ResponseError
 from tables.bloom.hashing import digests
 from tables.bloom.slices import SlicePlan
 
+# Shared head of both scripts: `base_hashes(data, at, m)` reads one key's digest at `at` and
+# returns h1, h2 reduced modulo m (h2 never 0) and the next offset.
+_BASE_HASHES_LUA = """
+local call = redis.call
+local unpack_pair = struct.unpack
+local function base_hashes(data, at, m)
+  local a, b, after = unpack_pair('<I4I4', data, at)
+  b = b % m
+  if b == 0 then
+    b = 1
+  end
+  return a % m, b, after
+end
+"""
+
 # KEYS: live slice keys, newest (current) first. ARGV: bits, hashes, ttl of current slice,
 # add flag, then each key's 8-byte digest: raw h1, h2 as little-endian uint32 (hashing.py), which
 # the script reduces modulo bits. Returns one string with
 # '1' (seen) / '0' (new) per key. Packed arguments and a single bulk reply keep the client-side
 # cost (redis-py packs and parses in Python) per batch instead of per key. A new key's bits are
 # set in KEYS[1] (one BITFIELD call) before the next key is tested, catching batch repeats.
-CHECK_AND_ADD_LUA = """
-local call = redis.call
-local unpack_pair = struct.unpack
+CHECK_AND_ADD_LUA = (
+    _BASE_HASHES_LUA
+    + """
 local m = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
 local ttl = ARGV[3]
@@ -50,13 +65,8 @@ local data = ARGV[5]
 local at = 1
 local n = #data
 while at < n do
-  local a, b, after = unpack_pair('<I4I4', data, at)
+  local a, b, after = base_hashes(data, at, m)
   at = after
-  a = a % m
-  b = b % m
-  if b == 0 then
-    b = 1
-  end
   r = r + 1
   local seen = '0'
   for s = 1, nslices do
@@ -91,14 +101,15 @@ if added then
 end
 return table.concat(out)
 """
+)
 
 # KEYS: the one slice to add to. ARGV: bits, hashes, ttl, then the keys' digests as above.
 # Sets every key's bits without testing them first (a set bit stays set, so the bitmap is the
 # same as check-and-add leaves it), many keys per BITFIELD call: an added key costs its SET
 # operations only, not a Redis call of its own. Returns the number of keys added.
-ADD_LUA = """
-local call = redis.call
-local unpack_pair = struct.unpack
+ADD_LUA = (
+    _BASE_HASHES_LUA
+    + """
 local m = tonumber(ARGV[1])
 local k = tonumber(ARGV[2])
 local key = KEYS[1]
@@ -109,13 +120,8 @@ local added = 0
 local at = 1
 local n = #data
 while at < n do
-  local a, b, after = unpack_pair('<I4I4', data, at)
+  local a, b, after = base_hashes(data, at, m)
   at = after
-  a = a % m
-  b = b % m
-  if b == 0 then
-    b = 1
-  end
   added = added + 1
   local pos = a
   for _ = 1, k do
@@ -139,6 +145,7 @@ if added > 0 then
 end
 return added
 """
+)
 
 
 class ScriptHandle:
