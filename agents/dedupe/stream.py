@@ -59,6 +59,7 @@ from tables.dedupe import (
     Verdict,
 )
 from tables.dedupe.engine import NO_SOURCE
+from tables.dedupe.prefetch import prefetch_bloom
 from tables.dedupe.redis_mirror import PendingBloomAdd
 
 REPLAY_REASON = "first seen (replay of a batch whose output was not acknowledged)"
@@ -105,6 +106,10 @@ class StreamDedupe:
 
     def _db(self, partition: int) -> Any:
         return self.table.data._db_for_partition(partition)
+
+    async def prefetch(self, records: Sequence[dict[str, Any]], now_ms: int) -> None:
+        """The Bloom lookups of the whole batch in one round trip (tables/dedupe/prefetch.py)."""
+        await prefetch_bloom(self.engine, cast(Sequence[Record], records), now_ms)
 
     async def check_partition(
         self, partition: int, batch_offset: int, records: Sequence[dict[str, Any]], now_ms: int

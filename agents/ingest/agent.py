@@ -102,20 +102,28 @@ def install_ingest_agent(
             rejected: Counter[str] = Counter()
             sources: list[str | None] = []
             writes: list[PartitionWrites] = []
+            checked_groups = []
             for partition, group in by_partition.items():
                 checked = triage(group, now_ms)
                 out.dead.extend(checked.dead)
                 rejected.update(checked.rejected)
-                if not checked.records:
-                    continue
-                sources.extend(checked.sources)
-                batch_offset = max(message.offset for message in group)
-                verdicts, written = await dedupe.stream.check_partition(
-                    partition, batch_offset, checked.records, now_ms
-                )
-                apply_verdicts(checked.records, checked.accepted, verdicts, out)
-                if written.records:  # no new entry: the marker need not move
-                    writes.append(written)
+                if checked.records:
+                    checked_groups.append((partition, group, checked))
+            await dedupe.stream.prefetch(
+                [record for _, _, checked in checked_groups for record in checked.records], now_ms
+            )
+            try:
+                for partition, group, checked in checked_groups:
+                    sources.extend(checked.sources)
+                    batch_offset = max(message.offset for message in group)
+                    verdicts, written = await dedupe.stream.check_partition(
+                        partition, batch_offset, checked.records, now_ms
+                    )
+                    apply_verdicts(checked.records, checked.accepted, verdicts, out)
+                    if written.records:  # no new entry: the marker need not move
+                        writes.append(written)
+            finally:
+                dedupe.stream.engine.bloom_answers = {}
             rerouted: list[OutRecord] = []
             if keyless:
                 checked = triage(keyless, now_ms)

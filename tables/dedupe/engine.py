@@ -23,6 +23,7 @@ from tables.dedupe.keys import fuzzy_key
 from tables.dedupe.local_state import WindowedMemoryState
 from tables.dedupe.metrics import DedupeMetrics
 from tables.dedupe.policy import action_for
+from tables.dedupe.prefetch import BloomAnswers
 from tables.dedupe.redis_mirror import (
     RELEASE_FIRST_SEEN,
     RELEASED,
@@ -39,6 +40,10 @@ from tables.dedupe.types import DedupeResult, DedupeStage, DedupeState, Record, 
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 NO_SOURCE = "_none"
 _BLOOM_SCRIPTS: list[ScriptHandle] = [*RedisSlicedBloom.scripts, SET_FIRST_SEEN]
+
+
+def bloom_scripts() -> list[ScriptHandle]:
+    return _BLOOM_SCRIPTS
 
 
 @dataclass(slots=True)
@@ -97,6 +102,8 @@ class DedupeEngine:
         self.retry_interval_ms = retry_interval_ms
         self.catch_up = CatchUpQueue(catch_up_max_items)
         self.in_flight = InFlightBloomAdds()
+        self.bloom_answers: BloomAnswers = {}
+        """Lookups fetched for the whole batch (tables/dedupe/prefetch.py); used, then cleared."""
         """Deferred additions still running (`add_in_background`); lookups count them as seen."""
         self.degraded = False
         self.last_error: str | None = None
@@ -122,7 +129,10 @@ class DedupeEngine:
             prune(now_ms)
         plan = self._plan_locally(records, now_ms)
         plan.add = deferred_adds is None
-        if plan.candidates or plan.bloom_keys or len(self.catch_up):
+        answered = self._take_answers(plan) if self.bloom_answers and not plan.add else None
+        if answered is not None and not plan.candidates and not len(self.catch_up):
+            self._finish(plan, {}, *answered)
+        elif plan.candidates or plan.bloom_keys or len(self.catch_up):
             if self.redis is not None and now_ms >= self._retry_at_ms:
                 try:
                     await self._decide_with_redis(plan, now_ms)
@@ -201,6 +211,23 @@ class DedupeEngine:
             plan.candidates.append(candidate)
             plan.late_keys.setdefault(source, []).append((index, key.encode()))
         return plan
+
+    def _take_answers(self, plan: _BatchPlan) -> tuple[dict[int, bool], dict[int, bool]] | None:
+        """The batch-wide lookups, if they cover every Bloom key of this plan (else None)."""
+        answers = self.bloom_answers
+        window_seen: dict[int, bool] = {}
+        late_seen: dict[int, bool] = {}
+        for source, items in plan.bloom_keys.items():
+            for index, key in items:
+                answer = answers.get((source, key))
+                if answer is None:
+                    return None
+                window_seen[index], late_seen[index] = answer
+        for items in plan.late_keys.values():
+            for index, _ in items:
+                if index not in late_seen:
+                    return None  # a candidate of another mode: its late lookup is not fetched
+        return window_seen, late_seen
 
     async def _decide_with_redis(self, plan: _BatchPlan, now_ms: int) -> None:
         assert self.redis is not None
@@ -534,6 +561,9 @@ class DedupeEngine:
     @staticmethod
     def _verdict(result: DedupeResult, config: DedupeConfig, reason: str, key: str) -> Verdict:
         return Verdict(result, action_for(result, config.late_policy), reason, key)
+
+    def filters_for(self, source: str) -> SourceFilters:
+        return self._filters_for(source)
 
     def _filters_for(self, source: str) -> SourceFilters:
         config = self.registry.for_source(None if source == NO_SOURCE else source)

@@ -253,3 +253,38 @@ async def test_deferred_bloom_adds_keep_an_unacknowledged_batch_replayable(
     shared = await other.check_batch([record("u"), record("v"), record("x")], t + 40, [])
     assert [v.result for v in shared] == [DedupeResult.DUPLICATE] * 2 + [DedupeResult.UNIQUE]
     await down.aclose()
+
+
+async def test_batch_wide_bloom_lookups_answer_every_partition_in_one_round_trip(
+    redis: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tables.dedupe.engine as engine_module
+    from tables.dedupe.prefetch import prefetch_bloom
+
+    config = DedupeConfig(mode=DedupeMode.BLOOM, bloom_capacity=10_000)
+    engine = make_engine(redis, prefix, config, stage=DedupeStage.STREAM)
+    t = now_ms()
+    adds: list[PendingBloomAdd] = []
+    await engine.check_batch([record("seen-1"), record("seen-2")], t, adds)
+    await engine.apply_bloom_adds(adds, t)
+    partitions = [[record("seen-1"), record("new-1")], [record("seen-2"), record("new-2")]]
+    expected = [[DedupeResult.DUPLICATE, DedupeResult.UNIQUE]] * 2
+
+    round_trips: list[int] = []
+    real = engine_module.execute_pipeline
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        round_trips.append(1)
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "execute_pipeline", counted)
+    await prefetch_bloom(engine, [r for group in partitions for r in group], t + 1)
+    got = [[v.result for v in await engine.check_batch(g, t + 1, [])] for g in partitions]
+    engine.bloom_answers = {}
+    assert got == expected
+    assert round_trips == []  # the partitions found their lookups answered
+    without = make_engine(redis, prefix, config, stage=DedupeStage.STREAM)
+    assert [[v.result for v in await without.check_batch(g, t + 1, [])] for g in partitions] == (
+        expected
+    )
+    assert len(round_trips) == 2  # one per partition without the batch-wide lookup
