@@ -5,9 +5,10 @@ that produced its head; when that runs out it must be read again in full, which 
 of a metric with many keys is a big read (1,000 keys x 60 minutes = 60k windows for a 1 h block).
 ``BlockRefresher`` does that read *before* the block expires, once per (metric, block) for every
 signature cached there, off the request path and off the event loop (read and folded in a
-worker thread: it holds the GIL while decoding, but in switch-interval slices instead of one
-long stall), and swaps the fresh blocks in. A block is still never served past its TTL: if the
-refresh is late, the query reads the block itself as before.
+worker thread that offers the GIL back to the loop every few hundred rows, ``polite``; one
+refresh at a time), and swaps the fresh blocks in. It always reads the store, never the
+``LiveTail`` mirror: catching writes nobody signalled is what the TTL is for. A block is still
+never served past its TTL: if the refresh is late, the query reads the block itself as before.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from tables.aggstore.types import WindowAggregate
 from tables.query.aggregate import GroupMemo, compute_buckets
+from tables.query.batching import polite
 from tables.query.cache import BucketCache, CacheEntry
 from tables.query.metrics import QueryMetrics
 from tables.query.models import MetricCatalog, MetricSpec, Query
@@ -38,7 +40,7 @@ def build_entry(
     query: Query,
     spec: MetricSpec,
     block: tuple[int, int],
-    records: Sequence[WindowAggregate],
+    records: Iterable[WindowAggregate],
     now_ms: int,
     memo: GroupMemo,
     stale: CacheEntry | None = None,
@@ -99,6 +101,9 @@ class BlockRefresher:
         self._memo_of = memo_of
         self.ahead = ahead
         self._pending: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._one_at_a_time = asyncio.Lock()
+        """Refreshes run one after the other: one worker thread competes with the loop, not
+        one per metric."""
 
     def consider(self, entry: CacheEntry, spec: MetricSpec, now_ms: int) -> None:
         """Called for every cache hit: schedule a refresh if ``entry`` expires soon."""
@@ -121,6 +126,10 @@ class BlockRefresher:
             log.warning("background refresh of %s@%d failed", *key, exc_info=task.exception())
 
     async def _refresh(self, metric: str, start_ms: int) -> None:
+        async with self._one_at_a_time:
+            await self._refresh_now(metric, start_ms)
+
+    async def _refresh_now(self, metric: str, start_ms: int) -> None:
         spec = self._catalog.get(metric)
         targets = [
             (key, entry)
@@ -145,7 +154,7 @@ class BlockRefresher:
                     query,
                     spec,
                     (query.from_ms, query.to_ms),
-                    slice_records(records, starts, query.from_ms, query.to_ms),
+                    polite(slice_records(records, starts, query.from_ms, query.to_ms)),
                     now,
                     memo,
                 )

@@ -2,8 +2,10 @@
 
 Path of one query: parse -> single-flight (identical query + same invalidation generation shares
 one execution) -> look up its aligned blocks in the cache -> read only the missing blocks (merged
-with other queries' reads of the same metric by ``RangeBatcher``) -> compute and cache those
-blocks -> stitch the points of the requested range together.
+with other queries' reads of the same metric by ``RangeBatcher``; re-reads of the live edge
+come from the ``LiveTail`` mirror that ``record_windows`` keeps exact) -> compute and cache those
+blocks -> stitch the points of the requested range together. A query whose blocks are all cached
+and fresh is answered synchronously (``_cached``), without a task.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tables.query.batching import RangeBatcher
 from tables.query.blocks import BlockRefresher, build_entry, slice_records
 from tables.query.cache import BucketCache, CacheEntry
 from tables.query.errors import QueryError, ResultTooLarge
+from tables.query.livetail import LiveTail
 from tables.query.metrics import QueryMetrics
 from tables.query.models import (
     GroupKey,
@@ -61,12 +64,15 @@ class EngineConfig:
     refresh_ahead: float = 0.5
     """Re-read an open block in the background once a hit finds less than this fraction of its
     freshness left (0 disables): at the live edge of many keys the TTL re-read is big."""
+    live_tail: bool = True
+    """With the cache: answer re-reads of the live edge (the tail of an open block after a
+    ``record_windows`` write) from ``LiveTail``, a write-through mirror, instead of the store."""
     limits: QueryLimits = field(default_factory=QueryLimits)
 
     @classmethod
     def unoptimised(cls, **changes: Any) -> EngineConfig:
         """Every query reads its own range from the store: the baseline for tests and bench."""
-        return cls(cache=False, batching=False, single_flight=False, **changes)
+        return cls(cache=False, batching=False, single_flight=False, live_tail=False, **changes)
 
 
 class QueryEngine:
@@ -95,6 +101,7 @@ class QueryEngine:
             enabled=self.config.batching,
             window_s=self.config.batch_window_ms / 1000,
             offload=self.config.offload_reads,
+            tail=self._live_tail(),
         )
         self._inflight: dict[tuple[Query, int], asyncio.Future[dict[str, Any]]] = {}
         self._groups: dict[tuple[object, ...], GroupMemo] = {}
@@ -109,6 +116,20 @@ class QueryEngine:
             self._memo,
             ahead=self.config.refresh_ahead if self.config.cache else 0.0,
         )
+
+    def _live_tail(self) -> LiveTail | None:
+        if not (self.config.cache and self.config.live_tail):
+            return None
+        return LiveTail(self.clock, lambda metric: self.catalog.get(metric).freshness_ms)
+
+    def read_time(self, metric: str) -> int:
+        """'Now' for blocks computed from a fetch that just returned: the clock, or the time the
+        live-edge mirror was read from the store if earlier (a block is not trusted for longer
+        than the reads it was built from)."""
+        now = self.clock()
+        tail = self._batcher.tail
+        learnt = None if tail is None else tail.learnt_at(metric)
+        return now if learnt is None else min(now, learnt)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -141,6 +162,9 @@ class QueryEngine:
             return exc.to_dict()
 
     async def _single_flight(self, query: Query) -> dict[str, Any]:
+        cached = self._cached(query) if self.config.cache else None
+        if cached is not None:
+            return cached
         if not self.config.single_flight:
             return await self._execute(query)
         key = (query, self.cache.generation(query.metric))
@@ -164,7 +188,29 @@ class QueryEngine:
             [records] = await self._batcher.fetch(query.metric, [(query.from_ms, query.to_ms)])
             values = compute_buckets(records, query, spec, memo=self._memo(query))
             return self._finish(query, values.points.items())
-        blocks = await self._blocks(query, spec)
+        return self._stitch(query, await self._blocks(query, spec))
+
+    def _cached(self, query: Query) -> dict[str, Any] | None:
+        """The answer when every block is cached and fresh, computed right here: no task, no
+        trip through the event loop (most refreshes of a busy dashboard). None otherwise."""
+        spec = self.catalog.get(query.metric)
+        block_ms = self._block_ms(query)
+        signature, now = query.signature, self.clock()
+        blocks: list[CacheEntry] = []
+        for start in range(query.from_ms - query.from_ms % block_ms, query.to_ms, block_ms):
+            entry = self.cache.get((signature, start), now)
+            if entry is None or entry.stale_from is not None:
+                return None  # counted (and read) by ``_blocks``
+            blocks.append(entry)
+        self.metrics.inc("cache_hits", len(blocks))
+        for entry in blocks:
+            self._refresher.consider(entry, spec, now)
+        return self._stitch(query, blocks)
+
+    def _block_ms(self, query: Query) -> int:
+        return query.step_ms * max(1, self.config.block_ms // query.step_ms)
+
+    def _stitch(self, query: Query, blocks: list[CacheEntry]) -> dict[str, Any]:
         previous = self._results.get(query)
         if previous is not None and _same_blocks(previous[0], blocks):
             return previous[1]  # same cached blocks as last time: the same answer
@@ -186,7 +232,7 @@ class QueryEngine:
 
         A block marked stale from a checkpoint only re-reads its tail and resumes the fold.
         """
-        block_ms = query.step_ms * max(1, self.config.block_ms // query.step_ms)
+        block_ms = self._block_ms(query)
         signature = query.signature
         now = self.clock()
         generation = self.cache.generation(query.metric)
@@ -217,7 +263,7 @@ class QueryEngine:
                 runs.append((read_from, end))
         reads = await self._batcher.fetch(query.metric, runs)
         records = [record for run in reads for record in run]
-        now = self.clock()
+        now = self.read_time(query.metric)
         memo = self._memo(query)
 
         def compute() -> list[CacheEntry]:
@@ -265,17 +311,33 @@ class QueryEngine:
         query that runs after this returns reads the new values.
         """
         batch = list(records)
-        written = self.store.put_many(batch)
+        tail = self._batcher.tail
+        try:
+            written = self.store.put_many(batch)
+        except BaseException:
+            if tail is not None:  # maybe partly written: forget what the mirror cannot know
+                for metric in {record.metric for record in batch}:
+                    tail.drop(metric, 0, 2**63)
+            raise
+        if tail is not None:
+            tail.write(batch)  # the mirror of the live edge stays exact: no re-read needed
         touched: dict[str, tuple[int, int]] = {}
         for record in batch:
             lo, hi = touched.get(record.metric, (record.start_ms, record.start_ms + 1))
             touched[record.metric] = (min(lo, record.start_ms), max(hi, record.start_ms + 1))
         for metric, (lo, hi) in touched.items():
-            await self.invalidate(metric, lo, hi)
+            await self._invalidate(metric, lo, hi, seen=True)
         return written
 
     def invalidate_local(self, metric: str, from_ms: int, to_ms: int) -> int:
-        """Drop this process's cached blocks holding windows that start in ``[from_ms, to_ms)``."""
+        """Drop this process's cached blocks holding windows that start in ``[from_ms, to_ms)``
+        (and the live-edge mirror there: the change was not seen here)."""
+        return self._invalidate_local(metric, from_ms, to_ms, seen=False)
+
+    def _invalidate_local(self, metric: str, from_ms: int, to_ms: int, *, seen: bool) -> int:
+        tail = self._batcher.tail
+        if tail is not None and not seen:
+            tail.drop(metric, from_ms, to_ms)
         dropped = self.cache.invalidate(metric, from_ms, to_ms)
         self.metrics.inc("invalidations")
         self.metrics.inc("invalidated_blocks", dropped)
@@ -283,7 +345,10 @@ class QueryEngine:
 
     async def invalidate(self, metric: str, from_ms: int, to_ms: int) -> int:
         """Invalidate here and, through the publisher (Redis pub/sub), on every other instance."""
-        dropped = self.invalidate_local(metric, from_ms, to_ms)
+        return await self._invalidate(metric, from_ms, to_ms, seen=False)
+
+    async def _invalidate(self, metric: str, from_ms: int, to_ms: int, *, seen: bool) -> int:
+        dropped = self._invalidate_local(metric, from_ms, to_ms, seen=seen)
         if self.publisher is not None:
             await self.publisher.publish(metric, from_ms, to_ms)
         return dropped
@@ -308,6 +373,7 @@ class QueryEngine:
                 "block_ms": self.config.block_ms,
                 "offload_reads": self.config.offload_reads,
                 "refresh_ahead": self.config.refresh_ahead,
+                "live_tail": self._batcher.tail is not None,
             },
         }
 

@@ -2,7 +2,8 @@
 
 Cache hits and misses count *blocks* (a query over 24 blocks with 20 cached = 20 hits, 4 misses).
 ``resumed_blocks``: misses that only re-read a block's tail after a partial invalidation;
-``refreshed_blocks``: open blocks re-read in the background shortly before their TTL ran out.
+``refreshed_blocks``: open blocks re-read in the background shortly before their TTL ran out;
+``tail_reads``: reads of the live edge answered by ``LiveTail`` instead of the store.
 Each engine registers on its own ``CollectorRegistry`` unless one is passed in (the app passes
 ``prometheus_client.REGISTRY`` once), so several engines can live in one process (tests, bench).
 """
@@ -28,6 +29,7 @@ class QueryMetrics:
             "merged_batches": 0,
             "merged_queries": 0,
             "backend_fetches": 0,
+            "tail_reads": 0,
             "records_read": 0,
             "invalidations": 0,
             "invalidated_blocks": 0,
