@@ -6,7 +6,7 @@ filter's optimum (about 1.66x at p = 1%, at best): the price of expiring keys wi
 state. slices.py explains the trade-off and picks S.
 """
 
-from tables.bloom.hashing import hash128, hash_pair, positions
+from tables.bloom.hashing import hash_pair, positions
 from tables.bloom.local_sliced import LocalSlicedBloom
 from tables.bloom.redis_sliced import RedisSlicedBloom, server_has_redisbloom
 from tables.bloom.sizing import BloomSizing, optimal_bits_per_key
@@ -19,7 +19,6 @@ __all__ = [
     "RedisSlicedBloom",
     "SlicePlan",
     "SlicedBloomFilter",
-    "hash128",
     "hash_pair",
     "optimal_bits_per_key",
     "positions",

@@ -13,10 +13,6 @@ from hashlib import blake2b
 _MASK32 = (1 << 32) - 1
 
 
-def hash128(key: bytes) -> int:
-    return int.from_bytes(blake2b(key, digest_size=16).digest(), "little")
-
-
 def digests(keys: Iterable[bytes]) -> bytes:
     """The 8-byte digests of `keys`, concatenated: the Redis scripts' input."""
     return b"".join([blake2b(key, digest_size=8).digest() for key in keys])

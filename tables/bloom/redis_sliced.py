@@ -237,7 +237,7 @@ class RedisSlicedBloom:
             sizing.hashes,
             self.plan.ttl_ms(slice_ids[0], now_ms),
             "1" if add else "0",
-            self._packed_pairs(keys),
+            digests(keys),
         ]
         self.script.queue(pipe, [self.slice_key(s) for s in slice_ids], args)
 
@@ -245,11 +245,7 @@ class RedisSlicedBloom:
         """Queue adding keys to one slice, no lookup (deferred adds, outage catch-up)."""
         sizing = self.plan.sizing
         args = [sizing.bits, sizing.hashes, self.plan.ttl_ms(slice_id, now_ms)]
-        self.add_script.queue(pipe, [self.slice_key(slice_id)], [*args, self._packed_pairs(keys)])
-
-    @staticmethod
-    def _packed_pairs(keys: Sequence[bytes]) -> bytes:
-        return digests(keys)
+        self.add_script.queue(pipe, [self.slice_key(slice_id)], [*args, digests(keys)])
 
     @staticmethod
     def parse(raw: bytes) -> list[bool]:

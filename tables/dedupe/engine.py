@@ -42,10 +42,6 @@ NO_SOURCE = "_none"
 _BLOOM_SCRIPTS: list[ScriptHandle] = [*RedisSlicedBloom.scripts, SET_FIRST_SEEN]
 
 
-def bloom_scripts() -> list[ScriptHandle]:
-    return _BLOOM_SCRIPTS
-
-
 @dataclass(slots=True)
 class _Candidate:
     """First occurrence in the batch of a key the local state does not hold within the window."""
@@ -252,12 +248,12 @@ class DedupeEngine:
                 )
                 parsers.append(("first_seen", group))
             for source, items in plan.bloom_keys.items():
-                filters = self._filters_for(source)
+                filters = self.filters_for(source)
                 assert filters.window is not None
                 filters.window.queue_check_and_add(pipe, [k for _, k in items], now_ms, plan.add)
                 parsers.append(("window", source))
             for source, items in plan.late_keys.items():
-                late = self._filters_for(source).late
+                late = self.filters_for(source).late
                 assert late is not None
                 late.queue_check_and_add(pipe, [k for _, k in items], now_ms, plan.add)
                 parsers.append(("late", source))
@@ -294,14 +290,14 @@ class DedupeEngine:
         window_seen: dict[int, bool] = {}
         late_seen: dict[int, bool] = {}
         for source, items in plan.bloom_keys.items():
-            local = self._filters_for(source).window_local
+            local = self.filters_for(source).window_local
             seen = local.check_and_add_sync([k for _, k in items], now_ms, plan.add)
             for (index, key), was_seen in zip(items, seen, strict=True):
                 window_seen[index] = was_seen
                 if plan.add and not was_seen and self.redis is not None:
                     self.catch_up.add_bloom(PendingBloomAdd("window", source, key, now_ms))
         for source, items in plan.late_keys.items():
-            local = self._filters_for(source).late_local
+            local = self.filters_for(source).late_local
             seen = local.check_and_add_sync([k for _, k in items], now_ms, plan.add)
             for (index, key), was_seen in zip(items, seen, strict=True):
                 late_seen[index] = was_seen
@@ -353,7 +349,7 @@ class DedupeEngine:
                 verdicts[c.index] = self._verdict(DedupeResult.UNIQUE, c.config, "first seen", key)
             self.state[c.state_key] = c.clock
         for source, items in plan.bloom_keys.items():
-            config = self._filters_for(source).config
+            config = self.filters_for(source).config
             for index, key_bytes in items:
                 key = key_bytes.decode()
                 if window_seen.get(index, False):
@@ -394,7 +390,7 @@ class DedupeEngine:
         if self.redis is not None and not self.degraded and await self.flush_catch_up(now_ms):
             return
         for (target, source), keys in _group_adds(adds).items():
-            filters = self._filters_for(source)
+            filters = self.filters_for(source)
             local = filters.window_local if target == "window" else filters.late_local
             local.check_and_add_sync(keys, now_ms)
 
@@ -438,13 +434,13 @@ class DedupeEngine:
         for add in bloom_adds:
             plan = plans.get((add.target, add.source))
             if plan is None:
-                filters = self._filters_for(add.source)
+                filters = self.filters_for(add.source)
                 bloom = filters.window if add.target == "window" else filters.late
                 assert bloom is not None
                 plan = plans[(add.target, add.source)] = bloom.plan
             by_slice[(add.target, add.source, plan.slice_id(add.at_ms))].append(add.key)
         for (target, source, slice_id), keys in by_slice.items():
-            filters = self._filters_for(source)
+            filters = self.filters_for(source)
             bloom = filters.window if target == "window" else filters.late
             assert bloom is not None
             if slice_id in bloom.plan.live_slice_ids(now_ms):
@@ -563,9 +559,6 @@ class DedupeEngine:
         return Verdict(result, action_for(result, config.late_policy), reason, key)
 
     def filters_for(self, source: str) -> SourceFilters:
-        return self._filters_for(source)
-
-    def _filters_for(self, source: str) -> SourceFilters:
         config = self.registry.for_source(None if source == NO_SOURCE else source)
         return self._filter_cache.get(source, config, self.redis)
 

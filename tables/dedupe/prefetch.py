@@ -29,7 +29,7 @@ BloomAnswers = dict[tuple[str, bytes], tuple[bool, bool]]
 
 async def prefetch_bloom(engine: DedupeEngine, records: Sequence[Record], now_ms: int) -> None:
     """Look up every Bloom-mode record of the batch at once; answers go to `engine`."""
-    from tables.dedupe.engine import NO_SOURCE, REDIS_DOWN_ERRORS, bloom_scripts
+    from tables.dedupe.engine import NO_SOURCE, REDIS_DOWN_ERRORS
 
     engine.bloom_answers = {}
     if engine.redis is None or engine.degraded:
@@ -50,7 +50,7 @@ async def prefetch_bloom(engine: DedupeEngine, records: Sequence[Record], now_ms
             filters.late.queue_check_and_add(pipe, keys, now_ms, add=False)
 
     try:
-        results = await execute_pipeline(engine.redis, bloom_scripts(), build)
+        results = await execute_pipeline(engine.redis, RedisSlicedBloom.scripts, build)
     except REDIS_DOWN_ERRORS:
         return  # the per-partition checks ask again (and degrade if Redis stays away)
     answers: BloomAnswers = {}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tables.aggstore import InMemoryAggregateStore, RocksAggregateStore, WindowAggregate
 from tables.query import EngineConfig, MetricCatalog, MetricSpec, QueryEngine
 from tables.query.livetail import LiveTail
+from tests.unit.test_query_live_edge import Clock
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -19,14 +20,6 @@ FRESH = 30_000
 KEYS = ["web|de", "web|fr", "app|de", "app|fr", "ä|x", "a|y"]
 SPEC = MetricSpec("clicks", MIN, ("source", "country"), freshness_ms=FRESH)
 NOW = 3 * HOUR - 30_000
-
-
-class Clock:
-    def __init__(self, now_ms: int) -> None:
-        self.now_ms = now_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
 
 
 def window(key: str, start: int, value: float, final: bool = False) -> WindowAggregate:
