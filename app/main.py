@@ -20,7 +20,7 @@ from agents.ingest.agent import install_ingest_agent
 from agents.pipelines.agent import install_pipelines
 from agents.query.agent import install_query_agent
 from agents.windows import install_windows
-from app import broker_profile
+from app import broker_profile, faust_handover, faust_seek
 from app.dev_broker import wait_for_metadata
 from app.gc_tuning import freeze_startup_heap
 from app.http import json_errors
@@ -69,6 +69,8 @@ class DataNexusApp(faust.App):
 
 def create_app(settings: Settings | None = None) -> DataNexusApp:
     settings = settings or Settings.from_env()
+    faust_handover.install()
+    faust_seek.install()
     bootstrap = settings.kafka_bootstrap or "127.0.0.1:9092"
     cluster_id = None
     if settings.embedded_broker and settings.kafka_bootstrap:

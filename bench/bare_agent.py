@@ -1,6 +1,7 @@
 """The Faust ceiling (F): a bare agent that only iterates a topic, with the same settings as a
 DataNexus worker (quirk profile, raw serializers, uvloop, start-up heap frozen for the garbage
-collector). Counts are served at ``/count``."""
+collector, the consumer hand-over of app/faust_handover.py). ``BENCH_STOCK_DRAIN=1`` keeps
+faust's own hand-over instead (F stock). Counts are served at ``/count``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import faust
 from aiohttp import web
 
-from app import broker_profile
+from app import broker_profile, faust_handover
 from app.gc_tuning import freeze_startup_heap
 from app.settings import Settings
 
@@ -21,6 +22,8 @@ class BareApp(faust.App):
 
 
 settings = Settings.from_env()
+if not os.environ.get("BENCH_STOCK_DRAIN"):
+    faust_handover.install()  # as create_app does for every DataNexus worker
 app = BareApp(
     f"bare-{settings.app_id}",
     broker=f"kafka://{settings.kafka_bootstrap}",

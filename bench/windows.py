@@ -233,14 +233,20 @@ def run_broker_comparisons(raw_events: list[tuple[int, bytes]], args: argparse.N
         produce_events(bootstrap, topic, raw_events)
         print(f"through the broker ({BROKER_PARTITIONS} partitions, {expected:,} records):")
         bare = bare_agent_rate(bootstrap, topic, expected, Path(tmp))
-        print(f"  F  bare Faust agent          {bare:>12,.0f} records/s")
+        stock = bare_agent_rate(bootstrap, topic, expected, Path(tmp), stock_drain=True)
+        print(f"  F  bare Faust agent          {bare:>12,.0f} records/s   (our consumer hand-over)")
+        print(
+            f"  Fs same, faust's hand-over   {stock:>12,.0f} records/s"
+            f"   F/Fs {bare / stock:.2f}   (app/faust_handover.py)"
+        )
         worker = windowed_worker_rate(bootstrap, topic, expected, Path(tmp))
         if worker is None:
             print("  W  windowed worker           not wired yet (windowed_worker_rate)")
         else:
             print(
                 f"  W  windowed worker           {worker:>12,.0f} records/s"
-                f"   W/F {worker / bare:.2f}   (topic keyed by source: no repartition)"
+                f"   W/F {worker / bare:.2f}   W/Fs {worker / stock:.2f}"
+                "   (topic keyed by source: no repartition)"
             )
         if not args.no_repartition:
             rep = windowed_worker_rate(bootstrap, topic, expected, Path(tmp), repartition=True)
