@@ -10,10 +10,10 @@ whose output the broker acknowledged (at-least-once). Batches are acked in the o
 dispatched, even when a later one finishes first: faust-streaming's ``Consumer._new_offset``
 commits the first contiguous run of acked offsets without checking that it starts at the
 committed offset when the partition has no commit yet (offset ``None`` or 0), and lets it start
-one past it otherwise (``min(acked) - committed > 1``). Out-of-order acks let a commit pass
-records still in flight, and a crash then lost them (seen: 1,100-3,400 records in the kill -9
-test). A handler that raises is retried with backoff: an event is never acked without its batch
-succeeding, and no later batch is acked before it.
+one past it otherwise (``min(acked) - committed > 1``). With out-of-order acks a commit could
+pass records still in flight, and a crash would lose them. A handler that raises is retried
+with backoff: an event is never acked without its batch succeeding, and no later batch is acked
+before it.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Everything else (gap tracking, periodic commits, error handling) is the stock lo
 
 Install it together with app/faust_seek.py: a faster hand-over fills the stream buffers during
 recovery's final seek sooner, and without that fix a partition with no commit yet lost the
-records the buffers held (1,100-2,800 in 3 of 20 kill -9 runs).
+records the buffers held (1,100-3,400 records in about 8 of 55 kill -9 runs).
 """
 
 from __future__ import annotations

@@ -7,12 +7,13 @@ during that await (recovery started it to read the changelogs), so stream record
 the meantime reach the buffers and are then thrown away. A partition with a committed offset is
 rewound by the seek and reads them again. A partition with none is not: aiokafka's
 ``seek_to_committed`` only seeks to offsets above 0. Seen here: a worker that restarted after a
-kill -9 in the first seconds of a stream, before its first commit, skipped 1,100-2,800 records.
+kill -9 in the first seconds of a stream, before its first commit, skipped 1,100-3,400 records.
 Its fetcher had moved past them and no seek brought it back.
 
 This seek also rewinds such partitions to where a group without a commit starts reading
 (``auto_offset_reset``). Emptied records are fetched again; one already taken from a buffer
-may be processed twice, as at-least-once allows.
+may be processed twice, as at-least-once allows. Only ``Consumer.perform_seek`` calls
+``seek_to_committed``, so wrapping it leaves faust's read and committed offset bookkeeping as is.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from faust.transport.consumer import Consumer, ensure_TP
+from faust.transport.consumer import ThreadDelegateConsumer
 
 log = logging.getLogger(__name__)
-_STOCK_PERFORM_SEEK = Consumer.perform_seek
+_STOCK_SEEK_TO_COMMITTED = ThreadDelegateConsumer.seek_to_committed
 
 
 def partitions_to_rewind(
@@ -44,8 +45,9 @@ def partitions_to_rewind(
     ]
 
 
-async def perform_seek(self: Any) -> None:
-    committed: Mapping[Any, int | None] = await self.seek_to_committed()
+async def seek_to_committed(self: Any) -> Mapping[Any, int | None]:
+    """The stock seek, then back to the start for stream partitions it left where they were."""
+    committed: Mapping[Any, int | None] = await _STOCK_SEEK_TO_COMMITTED(self)
     app = self.app
 
     def is_stream(tp: Any) -> bool:
@@ -55,27 +57,14 @@ async def perform_seek(self: Any) -> None:
     if rewind:
         log.info("rewinding %d stream partition(s) with no committed offset", len(rewind))
         await self._thread.seek_to_beginning(*rewind)
-    # From here on the stock method, unchanged.
-    self._read_offset.update(
-        {
-            tp: offset if offset is not None and offset >= 0 else None
-            for tp, offset in committed.items()
-        }
-    )
-    self._committed_offset.update(
-        {
-            ensure_TP(tp): offset if offset else None
-            for tp, offset in committed.items()
-            if offset is not None
-        }
-    )
+    return committed
 
 
 def install() -> None:
     """Swap the seek in (idempotent); every Faust consumer in the process uses it."""
-    if Consumer.perform_seek is not perform_seek:
-        Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+    if ThreadDelegateConsumer.seek_to_committed is not seek_to_committed:
+        ThreadDelegateConsumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:
-    Consumer.perform_seek = _STOCK_PERFORM_SEEK  # type: ignore[method-assign]
+    ThreadDelegateConsumer.seek_to_committed = _STOCK_SEEK_TO_COMMITTED  # type: ignore[method-assign]

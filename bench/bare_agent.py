@@ -10,7 +10,7 @@ import os
 import faust
 from aiohttp import web
 
-from app import broker_profile, faust_handover
+from app import broker_profile, faust_handover, faust_seek
 from app.gc_tuning import freeze_startup_heap
 from app.settings import Settings
 
@@ -24,6 +24,7 @@ class BareApp(faust.App):
 settings = Settings.from_env()
 if not os.environ.get("BENCH_STOCK_DRAIN"):
     faust_handover.install()  # as create_app does for every DataNexus worker
+faust_seek.install()
 app = BareApp(
     f"bare-{settings.app_id}",
     broker=f"kafka://{settings.kafka_bootstrap}",
