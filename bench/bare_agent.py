@@ -1,7 +1,9 @@
 """The Faust ceiling (F): a bare agent that only iterates a topic, with the same settings as a
 DataNexus worker (quirk profile, raw serializers, uvloop, start-up heap frozen for the garbage
 collector, the consumer hand-over of app/faust_handover.py). ``BENCH_STOCK_DRAIN=1`` keeps
-faust's own hand-over instead (F stock). Counts are served at ``/count``."""
+faust's own hand-over instead (F stock). ``BENCH_IDLE_TOPIC`` adds a second agent on a topic that
+stays empty, as a worker's control topics do (pipeline commands, connector tasks). Counts are
+served at ``/count``."""
 
 from __future__ import annotations
 
@@ -88,6 +90,17 @@ async def iterate(stream: faust.StreamT[bytes]) -> None:
                     await stream.ack(e)
                 state["count"] += len(pending)
                 pending = []
+
+
+if os.environ.get("BENCH_IDLE_TOPIC"):
+    idle_topic = app.topic(
+        os.environ["BENCH_IDLE_TOPIC"], key_serializer="raw", value_serializer="raw"
+    )
+
+    @app.agent(idle_topic)
+    async def idle(stream: faust.StreamT[bytes]) -> None:
+        async for _value in stream:
+            pass
 
 
 @app.page("/count")

@@ -3,7 +3,9 @@
 A  raw confluent-kafka producer, records/s
 B  raw confluent-kafka consume -> produce passthrough, records/s
 F  a bare Faust agent that only iterates the topic (Faust's per-event ceiling), records/s
-H  HTTP batch ingest (POST /v1/ingest, JSON arrays of 1,000 records, 8 concurrent clients): H/A
+Fi the same beside idle partitions, on our hand-over and on faust's (see app/faust_handover.py)
+H  HTTP batch ingest (POST /v1/ingest, JSON arrays of 1,000 records, 8 concurrent clients;
+   at least 1M records, as A): H/A
 K  the Kafka-native agent path raw -> accepted/dlq: K/F and K/B
 
 Targets: H/A >= 0.25, K/F >= 0.8. Usage: python bench/ingest.py [--records N]
@@ -34,7 +36,11 @@ from app.testing import WorkerProcess, read_topic, unique_topics  # noqa: E402
 from app.topics import ensure_topics  # noqa: E402
 
 PARTITIONS = 4
+IDLE_PARTITIONS = 12  # a worker's control topics: pipeline commands (4), connector tasks (8)
 A_MIN_RECORDS = 1_000_000
+# H runs at a few hundred thousand records/s too: 100k records took 0.4 s, mostly the clients'
+# ramp-up, and H/A swung 0.24-0.32 between runs; a run of 1M lasts several seconds.
+H_MIN_RECORDS = 1_000_000
 
 
 def produce_all(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> float:
@@ -118,13 +124,20 @@ def wait_count(fetch, expected: int, timeout_s: float = 300, interval_s: float =
 
 
 def bare_agent_rate(
-    bootstrap: str, topic: str, expected: int, data_dir: Path, stock_drain: bool = False
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    data_dir: Path,
+    stock_drain: bool = False,
+    idle_topic: str | None = None,
 ) -> float:
-    """F: the bare agent's records/s; ``stock_drain`` runs it on faust's own hand-over."""
+    """F: the bare agent's records/s; ``stock_drain`` runs it on faust's own hand-over,
+    ``idle_topic`` gives the worker a second agent on a topic that stays empty."""
     port = free_port()
     env = {
         **os.environ,
         **({"BENCH_STOCK_DRAIN": "1"} if stock_drain else {}),
+        **({"BENCH_IDLE_TOPIC": idle_topic} if idle_topic else {}),
         "DATANEXUS_KAFKA_BOOTSTRAP": bootstrap,
         "DATANEXUS_EMBEDDED_BROKER": "1",
         "DATANEXUS_WEB_PORT": str(port),
@@ -207,8 +220,9 @@ def worker_rates(bs: str, data_dir: Path, env: dict[str, str], n: int) -> tuple[
     topics = unique_topics("bench")
     worker = WorkerProcess(bootstrap=bs, data_dir=data_dir, env={**topics, **env})
     worker.start()
+    http_count = max(n, H_MIN_RECORDS)
     try:
-        http_values = [v for _, v in clickstream(n, duplicate_ratio=0, malformed_ratio=0)]
+        http_values = [v for _, v in clickstream(http_count, duplicate_ratio=0, malformed_ratio=0)]
         rate_h = asyncio.run(http_rate(worker.url, worker.token, http_values, 1000, 8))
         ensure_topics(bs, list(topics.values()), PARTITIONS)
         produce_all(bs, topics["DATANEXUS_TOPIC_RAW"], list(clickstream(n, 0, 0)))
@@ -219,8 +233,9 @@ def worker_rates(bs: str, data_dir: Path, env: dict[str, str], n: int) -> tuple[
         rate_k = wait_count(processed, n)
     finally:
         worker.stop()
-    forwarded = read_topic(bs, topics["DATANEXUS_TOPIC_ACCEPTED"], expect=2 * n, timeout_s=60)
-    assert len(forwarded) >= 2 * n, f"accepted topic has {len(forwarded)} of {2 * n}"
+    expected = http_count + n
+    forwarded = read_topic(bs, topics["DATANEXUS_TOPIC_ACCEPTED"], expect=expected, timeout_s=60)
+    assert len(forwarded) >= expected, f"accepted topic has {len(forwarded)} of {expected}"
     return rate_h, rate_k
 
 
@@ -234,7 +249,9 @@ def main() -> None:
         bs = broker.bootstrap
         tag = uuid.uuid4().hex[:6]
         a_topic, b_topic, f_topic = f"a-{tag}", f"b-{tag}", f"f-{tag}"
+        idle_topic = f"idle-{tag}"
         ensure_topics(bs, [a_topic, b_topic, f_topic], PARTITIONS)
+        ensure_topics(bs, [idle_topic], IDLE_PARTITIONS)
         # A runs at several hundred thousand records/s: a run of n records lasts a fraction of a
         # second and swung 2-3x between runs, so A takes at least A_MIN_RECORDS per run.
         a_records = records * -(-A_MIN_RECORDS // n)
@@ -243,6 +260,10 @@ def main() -> None:
         produce_all(bs, f_topic, records)
         rate_f = bare_agent_rate(bs, f_topic, n, Path(tmp))
         rate_fs = bare_agent_rate(bs, f_topic, n, Path(tmp), stock_drain=True)
+        rate_fi = bare_agent_rate(bs, f_topic, n, Path(tmp), idle_topic=idle_topic)
+        rate_fis = bare_agent_rate(
+            bs, f_topic, n, Path(tmp), stock_drain=True, idle_topic=idle_topic
+        )
 
         dedupe_off = {"DATANEXUS_DEDUPE_CONFIG": '{"default": {"mode": "off"}}'}
         rate_h, rate_k = worker_rates(bs, Path(tmp) / "off", dedupe_off, n)
@@ -255,6 +276,11 @@ def main() -> None:
     print(
         f"Fs same, faust's own hand-over:  {rate_fs:>10,.0f} records/s   "
         f"F/Fs = {rate_f / rate_fs:.2f}  (app/faust_handover.py)"
+    )
+    print(
+        f"Fi F beside {IDLE_PARTITIONS} idle partitions:  {rate_fi:>9,.0f} records/s   "
+        f"Fi/F = {rate_fi / rate_f:.2f}; on faust's hand-over {rate_fis:,.0f}, "
+        f"Fis/Fs = {rate_fis / rate_fs:.2f}"
     )
     print(
         f"H  HTTP batch ingest:            {rate_h:>10,.0f} records/s   H/A = {rate_h / rate_a:.2f}"

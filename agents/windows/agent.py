@@ -230,13 +230,7 @@ def _process_partition(
                 batch.append(Event(copy.timestamp, record.fields, message.offset))
     else:
         guard = None
-        for event in events:
-            message = event.message
-            record = decoder.decode(message.value, _ts_ms(message))
-            if record is None:
-                undecodable += 1
-            else:
-                batch.append(Event(record.timestamp, record.fields, message.offset))
+        batch, undecodable = decoder.events([event.message for event in events])
     result = runtime.manager.process_batch(partition, batch)
     if guard is not None:
         guard.save()

@@ -3,9 +3,9 @@ out. The output format is the contract documented in :mod:`agents.windows.agent`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -13,9 +13,24 @@ from agents.windows.config import KAFKA_TIMESTAMP, SourceFormat, WindowPipeline
 from app.producer import OutRecord
 from tables.windows.manager import field_getter
 from tables.windows.results import LateRecord, WindowResult
+from tables.windows.types import Event
 
 FINAL_HEADER = "datanexus-final"
 LATE_REASON_HEADER = "datanexus-late-reason"
+
+
+class SourceMessage(Protocol):
+    """What the decoder reads of a consumed record (a Faust ``Message`` has these)."""
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def timestamp(self) -> float | None:
+        """Kafka timestamp in seconds."""
+
+    @property
+    def offset(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,13 @@ class SourceDecoder:
         fields = self.fields(record)
         if fields is None:
             return None
+        ts = self._timestamp(record, fields, kafka_ts_ms)
+        if ts is None:
+            return None
+        group = orjson.dumps([g(fields) for g in self._group]).decode() if self._group else "[]"
+        return SourceRecord(ts, fields, group)
+
+    def _timestamp(self, record: Any, fields: dict[str, Any], kafka_ts_ms: int) -> int | None:
         if self._kafka_time:
             ts: Any = kafka_ts_ms
         elif self._envelope_time:
@@ -68,10 +90,38 @@ class SourceDecoder:
             ts = self._time(fields)
         if type(ts) is float:
             ts = int(ts)
-        if type(ts) is not int:
-            return None
-        group = orjson.dumps([g(fields) for g in self._group]).decode() if self._group else "[]"
-        return SourceRecord(ts, fields, group)
+        return ts if type(ts) is int else None
+
+    def events(self, messages: Iterable[SourceMessage]) -> tuple[list[Event], int]:
+        """Engine events of source messages, and how many could not be windowed.
+
+        The window engine derives group keys itself, so none is built here; for plain JSON
+        with Kafka timestamps this path took 0.8 us a record against 1.8 via :meth:`decode`
+        (bench/windows.py's events, start-up heap frozen as in a worker)."""
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        batch: list[Event] = []
+        undecodable = 0
+        plain_kafka_time = self._kafka_time and not self._envelope
+        for message in messages:
+            try:
+                record = loads(message.value or b"null")
+            except decode_error:
+                undecodable += 1
+                continue
+            kafka_ts_ms = round((message.timestamp or 0.0) * 1000)
+            if plain_kafka_time:
+                if type(record) is dict:
+                    batch.append(Event(kafka_ts_ms, record, message.offset))
+                else:
+                    undecodable += 1
+                continue
+            fields = self.fields(record)
+            ts = None if fields is None else self._timestamp(record, fields, kafka_ts_ms)
+            if ts is None or fields is None:
+                undecodable += 1
+            else:
+                batch.append(Event(ts, fields, message.offset))
+        return batch, undecodable
 
 
 def repartition_record(

@@ -113,9 +113,12 @@ class WindowType(ABC):
         return 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One input record: event time in ms, the decoded payload and (optional) its input offset."""
+    """One input record: event time in ms, the decoded payload and (optional) its input offset.
+
+    Not frozen: a worker builds one per record, and a frozen dataclass's ``__init__`` (through
+    ``object.__setattr__``) took 0.34 us against 0.08 us. The engine never changes an event."""
 
     timestamp: int
     value: Mapping[str, Any]

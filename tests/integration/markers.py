@@ -9,7 +9,9 @@ import pytest
 # the embedded broker saw no gap, so it is not the broker alone. Found and fixed in faust-streaming
 # 0.15's consumer since: recovery empties the stream buffers after its final seek, which does not
 # rewind partitions with no commit (app/faust_seek.py); commits could pass records still in flight
-# when batches were acked out of order (agents/batching.py). Still suspected: the stock hand-over
-# marks a message read when a rebalance cancelled it (replaced by app/faust_handover.py). The
-# tests keep at most two re-runs; a real loss in our code fails every run.
+# when batches were acked out of order (agents/batching.py); fetched records that faust drops
+# without a seek were recorded as an acked gap, so a commit passed them (app/faust_handover.py
+# fetches them again). Still suspected: the stock hand-over marks a message read when a rebalance
+# cancelled it (replaced by app/faust_handover.py). The tests keep at most two re-runs; a real
+# loss in our code fails every run.
 DEV_BROKER_LIVE_END_SKIP = pytest.mark.flaky(reruns=2)

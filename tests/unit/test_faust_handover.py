@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.faust_handover import hand_over
+from app.faust_handover import BUFFERED_POLL_S, FETCH_TIMEOUT_S, fetch_timeout, hand_over
 
 
 async def put_all(queue: asyncio.Queue[int], items: list[int]) -> str:
@@ -98,3 +98,19 @@ async def test_an_awaitable_that_is_not_a_coroutine_is_handed_over_too() -> None
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     future.set_result(1)
     assert await hand_over(future, asyncio.Event(), asyncio.Event())
+
+
+def test_fetches_wait_the_stock_second_while_no_stream_buffer_is_full() -> None:
+    assert fetch_timeout(set(), None) == FETCH_TIMEOUT_S == 1.0
+
+
+def test_fetches_wait_briefly_while_a_full_buffer_holds_partitions_back() -> None:
+    # the held-back partitions come back as soon as their stream drains: a fetch waiting on the
+    # idle ones must not hold them off for a second
+    assert fetch_timeout({"raw-0"}, {"commands-0", "tasks-3"}) == BUFFERED_POLL_S
+    assert BUFFERED_POLL_S <= 0.02
+
+
+def test_with_every_partition_held_back_nothing_is_fetched() -> None:
+    # stock faust sleeps a full second here; the loop pauses BUFFERED_POLL_S and looks again
+    assert fetch_timeout({"raw-0", "raw-1"}, set()) is None
