@@ -127,7 +127,7 @@ def fetch_timeout(buffered: AbstractSet[Any], active: AbstractSet[Any] | None) -
     return BUFFERED_POLL_S if active else None
 
 
-async def refetch(consumer: Any, tp: Any, read_offset: int, offset: int) -> None:
+async def refetch(consumer: Any, tp: Any, read_offset: int, offset: int) -> bool:
     """Seek ``tp`` back to ``read_offset``: the records up to ``offset`` were fetched but never
     handed over.
 
@@ -137,7 +137,8 @@ async def refetch(consumer: Any, tp: Any, read_offset: int, offset: int) -> None
     the next commit passes records no stream ever saw. Measured here: window restart tests lost
     hundreds to thousands of records that way (a gap of 4,549 offsets in one partition) once
     fetches were polled more often. A gap that is still there after the re-fetch is real
-    (compaction, transaction markers) and is then recorded as faust does.
+    (compaction, transaction markers) and is then recorded as faust does. False when the seek
+    failed (the partition was revoked meanwhile): the rebalance's own seek takes over.
     """
     log.warning(
         "%s: offsets %d-%d were fetched but never handed over; fetching them again",
@@ -147,8 +148,15 @@ async def refetch(consumer: Any, tp: Any, read_offset: int, offset: int) -> None
     )
     # From read_offset itself: after a seek to the committed offsets faust's read offset names
     # the next record, not the last one read. At worst one record is handed over twice.
-    await consumer.seek_wait({tp: read_offset})
+    try:
+        await consumer.seek_wait({tp: read_offset})
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.warning("%s: seeking back to %d failed (%r)", tp, read_offset, exc)
+        return False
     consumer._read_offset[tp] = read_offset - 1 or None
+    return True
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - needs a broker
@@ -194,7 +202,9 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                     gap = offset - (r_offset or 0)
                     if gap > 1 and r_offset and acks_enabled_for(message.topic):
                         if refetched.pop(tp, None) != offset:
-                            await refetch(self, tp, r_offset, offset)
+                            if not await refetch(self, tp, r_offset, offset):
+                                await ait.aclose()
+                                break
                             refetched[tp] = offset
                             refetching.add(tp)
                             continue

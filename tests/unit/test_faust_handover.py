@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from app.faust_handover import BUFFERED_POLL_S, FETCH_TIMEOUT_S, fetch_timeout, hand_over
+from app.faust_handover import (
+    BUFFERED_POLL_S,
+    FETCH_TIMEOUT_S,
+    fetch_timeout,
+    hand_over,
+    refetch,
+)
 
 
 async def put_all(queue: asyncio.Queue[int], items: list[int]) -> str:
@@ -114,3 +120,33 @@ def test_fetches_wait_briefly_while_a_full_buffer_holds_partitions_back() -> Non
 def test_with_every_partition_held_back_nothing_is_fetched() -> None:
     # stock faust sleeps a full second here; the loop pauses BUFFERED_POLL_S and looks again
     assert fetch_timeout({"raw-0", "raw-1"}, set()) is None
+
+
+class SeekingConsumer:
+    """The two members of a faust consumer that ``refetch`` uses."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sought: list[dict[str, int]] = []
+        self._read_offset: dict[str, int | None] = {"raw-0": 1200}
+
+    async def seek_wait(self, partitions: dict[str, int]) -> None:
+        if self.fail:
+            raise RuntimeError("No current assignment for partition raw-0")
+        self.sought.append(partitions)
+        self._read_offset.update(partitions)  # as faust's _seek_wait does
+
+
+async def test_a_jump_is_fetched_again_from_the_read_offset() -> None:
+    consumer = SeekingConsumer()
+    assert await refetch(consumer, "raw-0", 1200, 1416)
+    # from 1200 itself: after a seek to the committed offsets it names the next record
+    assert consumer.sought == [{"raw-0": 1200}]
+    # the record at 1200 must not look like a gap or a replay when it comes back
+    assert consumer._read_offset["raw-0"] == 1199
+
+
+async def test_a_seek_that_fails_leaves_the_partition_to_the_rebalance() -> None:
+    consumer = SeekingConsumer(fail=True)
+    assert not await refetch(consumer, "raw-0", 1200, 1416)
+    assert consumer._read_offset["raw-0"] == 1200
