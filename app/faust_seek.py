@@ -1,19 +1,22 @@
-"""The seek that ends a rebalance, made to rewind stream partitions that have no commit yet.
+"""The seek that ends a rebalance: run with the flow stopped, and made to rewind stream
+partitions that have no commit yet.
 
 faust-streaming 0.15.3's recovery ends a rebalance by resuming the stream partitions, awaiting
 ``Consumer.perform_seek`` (seek to the committed offsets) and then calling
 ``flow_control.resume()``, which empties every stream buffer. The fetcher is already running
 during that await (recovery started it to read the changelogs), so stream records fetched in
 the meantime reach the buffers and are then thrown away. A partition with a committed offset is
-rewound by the seek and reads them again. A partition with none is not: aiokafka's
+rewound by the seek and reads them again (but see below). A partition with none is not: aiokafka's
 ``seek_to_committed`` only seeks to offsets above 0. Seen here: a worker that restarted after a
 kill -9 in the first seconds of a stream, before its first commit, skipped 1,100-3,400 records.
 Its fetcher had moved past them and no seek brought it back.
 
 This seek also rewinds such partitions to where a group without a commit starts reading
-(``auto_offset_reset``). Emptied records are fetched again; one already taken from a buffer
-may be processed twice, as at-least-once allows. Only ``Consumer.perform_seek`` calls
-``seek_to_committed``, so wrapping it leaves faust's read and committed offset bookkeeping as is.
+(``auto_offset_reset``), and stops the flow while it runs (see :func:`seek_to_committed`: records
+handed over during the seek were lost even where a commit existed). Emptied records are
+fetched again; one already taken from a buffer may be processed twice, as at-least-once allows.
+Only ``Consumer.perform_seek`` calls ``seek_to_committed``, so wrapping it leaves faust's read
+and committed offset bookkeeping as is.
 """
 
 from __future__ import annotations
