@@ -61,6 +61,7 @@ from agents.windows.metrics import (
 from agents.windows.records import (
     SourceDecoder,
     decode_repartitioned,
+    kafka_time_ms,
     late_record,
     repartition_record,
     result_record,
@@ -88,10 +89,6 @@ def install_windows(app: faust.App, settings: Settings, services: Services) -> l
     ]
     install_window_views(app, runtimes, settings.partitions)
     return runtimes
-
-
-def _ts_ms(message: Any) -> int:
-    return round((message.timestamp or 0.0) * 1000)
 
 
 async def _send_until_acked(
@@ -282,7 +279,7 @@ def _install_repartition_agent(
             for event in events:
                 message = event.message
                 raw = message.value
-                record = decoder.decode(raw, _ts_ms(message))
+                record = decoder.decode(raw, kafka_time_ms(message))
                 if record is None:
                     undecodable += 1
                     continue

@@ -33,6 +33,11 @@ class SourceMessage(Protocol):
     def offset(self) -> int: ...
 
 
+def kafka_time_ms(message: SourceMessage) -> int:
+    """A consumed record's Kafka timestamp in epoch ms (Faust gives seconds)."""
+    return round((message.timestamp or 0.0) * 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
     """A decoded input record: event time (ms), the fields windows read, its group key."""
@@ -108,7 +113,7 @@ class SourceDecoder:
             except decode_error:
                 undecodable += 1
                 continue
-            kafka_ts_ms = round((message.timestamp or 0.0) * 1000)
+            kafka_ts_ms = kafka_time_ms(message)
             if plain_kafka_time:
                 if type(record) is dict:
                     batch.append(Event(kafka_ts_ms, record, message.offset))
