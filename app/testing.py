@@ -256,6 +256,18 @@ def _read_once(
         consumer.close()
 
 
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets ``group`` committed on ``topic``'s partitions (partitions without a commit are
+    left out). Asked as a bystander: the group's members are not disturbed."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        asked = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+        return {tp.partition: tp.offset for tp in consumer.committed(asked, 10) if tp.offset >= 0}
+    finally:
+        consumer.close()
+
+
 def unique_topics(prefix: str = "t") -> dict[str, str]:
     """Environment overrides that give a worker its own ingest topic names."""
     tag = f"{prefix}{uuid.uuid4().hex[:8]}"

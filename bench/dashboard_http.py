@@ -1,4 +1,4 @@
-"""Dashboard refresh through the HTTP API of a real worker (Kafka -> store agent -> views).
+"""Dashboard refresh through the HTTP API of a real worker (Kafka -> store feed -> views).
 
 Starts an embedded broker and one worker (or uses ``--bootstrap`` of a running broker), produces
 minute-window results for METRICS x KEYS x HOURS to the window output topics in the windows
@@ -9,7 +9,7 @@ engine's backend fetches from ``GET /v1/query/stats``.
 
     python bench/dashboard_http.py [--metrics 6] [--keys 10] [--hours 24] [--viewers 10]
 
-Scale is smaller than bench/dashboard.py: every window travels through Kafka and the store agent.
+Scale is smaller than bench/dashboard.py: every window travels through Kafka and the store feed.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""The aggregate-store agent: window output topics -> RocksDB aggregate store + cache invalidation.
+"""The query runtime of a worker: aggregate store, its feed, retention, invalidation.
 
-Consumes ``datanexus.windows.<name>`` of every window pipeline (``DATANEXUS_WINDOWS``, the specs
-the window agents run; each is a metric of the catalog) in batches
-(:class:`EventBatcher`) and hands each batch to ``engine.record_windows``: one RocksDB write batch,
-then one invalidation per touched metric, in-process and (with Redis) on every other instance.
-Events are acked after the batch is stored; writes are upserts, so a redelivered batch is harmless.
+The feed (:mod:`agents.query.store_feed`) consumes ``datanexus.windows.<name>`` of every window
+pipeline (``DATANEXUS_WINDOWS``, the specs the window agents run; each is a metric of the catalog)
+and hands each batch to ``engine.record_windows``: one RocksDB write batch, then one invalidation
+per touched metric, in-process and (with Redis) on every other instance.
 
 Also installs the retention timer and, when Redis is configured, the invalidation subscriber.
 """
@@ -13,25 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 import faust
-import orjson
 
-from agents.batching import EventBatcher
-from agents.query.catalog import RecordError, catalog_from_specs, window_aggregate
-from agents.query.cluster import PeerClient, owned_partitions, peer_urls_from_assignment
+from agents.query.catalog import catalog_from_specs
+from agents.query.cluster import PeerClient, peer_urls_from_assignment
 from agents.query.runtime import QueryRuntime
+from agents.query.store_feed import AggregateStoreFeed, store_group
 from agents.windows.config import pipelines_from_settings
+from app import broker_profile
 from app.services import Services
 from app.settings import Settings
-from tables.aggstore.types import WindowAggregate
+from app.topics import ensure_topics
 from tables.query.engine import EngineConfig, wall_clock_ms
 
 log = logging.getLogger(__name__)
-
-AGENT_NAME = "datanexus.query.store"
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -51,7 +46,6 @@ def install_query_agent(app: faust.App, settings: Settings, services: Services) 
         retention_ms=settings.query_retention_ms or None,
         peers=lambda: peer_urls_from_assignment(app),
         client=PeerClient(settings.query_peer_timeout_s),
-        owned=lambda: owned_partitions(app, {w.output_topic for w in windows}),
     )
 
     @app.task  # type: ignore[untyped-decorator]
@@ -79,26 +73,28 @@ def install_query_agent(app: faust.App, settings: Settings, services: Services) 
     if not windows:
         log.info("DATANEXUS_WINDOWS is empty: no window output is stored for queries")
         return runtime
-    topic = app.topic(
-        *[w.output_topic for w in windows],
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
+    feed = AggregateStoreFeed(
+        [w.output_topic for w in windows],
+        catalog,
+        lambda records: runtime.engine.record_windows(records),
+        bootstrap=settings.kafka_bootstrap,
+        group_id=store_group(settings.app_id),
+        consumer_config=broker_profile.consumer_config(settings),
+        batch_size=settings.agent_batch_size,
     )
-    batch_size, within = settings.agent_batch_size, settings.agent_batch_within_s
+    runtime.owned = feed.owned
 
-    async def store_windows(stream: faust.StreamT[bytes]) -> None:
-        async def handle(events: Sequence[Any]) -> None:
-            records: list[WindowAggregate] = []
-            for event in events:
-                try:
-                    records.append(window_aggregate(orjson.loads(event.message.value), catalog))
-                except (RecordError, orjson.JSONDecodeError) as exc:
-                    log.warning("skipping window output record: %s", exc)
-            if records:
-                await runtime.engine.record_windows(records)
+    @app.task  # type: ignore[untyped-decorator]
+    async def feed_aggregate_store() -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: ensure_topics(
+                settings.kafka_bootstrap,
+                feed.topics,
+                settings.partitions,
+                settings.replication_factor,
+            ),
+        )
+        await feed.run()
 
-        await EventBatcher(stream, handle, batch_size, within).run()
-
-    app.agent(topic, name=AGENT_NAME)(store_windows)
     return runtime

@@ -1,8 +1,8 @@
 """Reads that reach every worker: local store + the stores of the other workers, merged.
 
-Each worker stores the window results of the output-topic partitions Faust assigned to it, so a
-range read must ask the other workers too. Who they are comes from Faust's own partition
-assignment (``app.router.external_topics_metadata()``: worker web URL -> topic -> partitions),
+Each worker stores the window results of the output-topic partitions its aggregate-store consumer
+group gave it (agents/query/store_feed.py), so a range read must ask the other workers too. Who
+they are comes from Faust's own partition assignment (``app.router.external_topics_metadata()``: worker web URL -> topic -> partitions),
 not from a home-made membership list. Every worker that holds a partition of any topic is asked,
 not only the current owners of the metric's topic: after a rebalance the previous owner still
 holds the history of a partition it gave away (the store is local, not a changelogged table).
@@ -72,19 +72,6 @@ def peer_urls_from_assignment(app: Any) -> list[str]:
     return sorted(
         url.rstrip("/") for url, topics in distribution.items() if url.rstrip("/") != own and topics
     )
-
-
-def owned_partitions(app: Any, topics: set[str]) -> dict[str, list[int]]:
-    """Partitions of ``topics`` this worker holds now (active assignment)."""
-    try:
-        actives = app.assignor.assigned_actives()
-    except (AttributeError, KeyError):
-        return {}
-    owned: dict[str, list[int]] = {}
-    for tp in actives:
-        if tp.topic in topics:
-            owned.setdefault(tp.topic, []).append(tp.partition)
-    return {topic: sorted(partitions) for topic, partitions in sorted(owned.items())}
 
 
 class PeerClient:

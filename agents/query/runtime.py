@@ -65,7 +65,7 @@ class RocksKeyValueStore:
 
 
 class TolerantPublisher:
-    """Redis being down must not stop the store agent: other instances fall back to open-block
+    """Redis being down must not stop the store feed: other instances fall back to open-block
     TTLs (and clear their cache when their subscriber reconnects)."""
 
     def __init__(self, inner: InvalidationPublisher) -> None:

@@ -9,7 +9,8 @@ import pytest
 from confluent_kafka import Producer
 
 from agents.ingest.triage import ERROR_REASON_HEADER, ORIGIN_OFFSET_HEADER
-from app.testing import headers_dict, read_topic
+from app.testing import committed_offsets, headers_dict, read_topic
+from tests.integration.connect_helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +115,17 @@ def test_kafka_ingest_forwards_valid_and_dead_letters_invalid(
     assert any(json.loads(m.value())["value"] == "{not json" for m in dead)
     assert worker.metric("datanexus_ingest_records_total", path="kafka", result="accepted") == 50
     assert worker.metric("datanexus_ingest_rejected_total", path="kafka") == 4
+
+    # every record's offset is acked and committed (EventBatcher's acks reach faust's commits)
+    ends: dict[int, int] = {}
+    for message in read_topic(kafka_bootstrap, raw, expect=len(good) + len(bad)):
+        partition = message.partition() or 0
+        ends[partition] = max(ends.get(partition, 0), (message.offset() or 0) + 1)
+    wait_for(
+        lambda: committed_offsets(kafka_bootstrap, worker.app_id, raw) == ends,
+        30,
+        f"the worker's group to commit {ends} on {raw}",
+    )
 
 
 def test_health_and_openapi(start_worker, topic_env):

@@ -2,7 +2,7 @@
 
 One worker serves the module (started once); the last test adds a second worker of the same app
 and checks that a query on either one reaches the partitions the other holds. The first test goes
-all the way (HTTP ingest -> window agent -> store agent -> query); the others produce window
+all the way (HTTP ingest -> window agent -> store feed -> query); the others produce window
 results to ``datanexus.windows.<name>`` themselves, in the windows agent's record format, to
 control revisions and partitions.
 """
