@@ -2,10 +2,11 @@
 
 Each worker stores the window results of the output-topic partitions its aggregate-store consumer
 group gave it (agents/query/store_feed.py), so a range read must ask the other workers too. Who
-they are comes from Faust's own partition assignment (``app.router.external_topics_metadata()``: worker web URL -> topic -> partitions),
-not from a home-made membership list. Every worker that holds a partition of any topic is asked,
-not only the current owners of the metric's topic: after a rebalance the previous owner still
-holds the history of a partition it gave away (the store is local, not a changelogged table).
+they are comes from Faust's own partition assignment (``app.router.external_topics_metadata()``:
+worker web URL -> topic -> partitions), not from a home-made membership list: every worker is a
+member of both groups. Every worker that holds a partition of any topic is asked, not only the
+current owners of the metric's topic: after a rebalance the previous owner still holds the
+history of a partition it gave away (the store is local, not a changelogged table).
 
 The merge keeps store order (window start, group key), so cached and uncached answers stay
 identical; a window present on two workers (moved partition) keeps the final copy.

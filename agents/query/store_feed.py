@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from prometheus_client import Counter
 
 from agents.query.catalog import RecordError, window_aggregate
 from tables.aggstore.types import WindowAggregate
@@ -33,6 +34,12 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.05  # a batch waits at most this long for more records (freshness)
 MAX_RETRY_DELAY_S = 5.0
 StoreBatch = Callable[[list[WindowAggregate]], Awaitable[Any]]
+STORE_RECORDS = Counter(
+    "datanexus_query_store_records",
+    "Window output records read by the aggregate store feed, by result (stored, or skipped: "
+    "not a window result of a configured spec).",
+    ["result"],
+)
 
 
 def store_group(app_id: str) -> str:
@@ -123,6 +130,7 @@ class AggregateStoreFeed:
                 records.append(window_aggregate(orjson.loads(message.value() or b""), catalog))
             except (RecordError, orjson.JSONDecodeError) as exc:
                 self.skipped += 1
+                STORE_RECORDS.labels("skipped").inc()
                 log.warning("skipping window output record: %s", exc)
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]
         return records, offsets
@@ -143,6 +151,7 @@ class AggregateStoreFeed:
             try:
                 await self._store(records)
                 self.stored += len(records)
+                STORE_RECORDS.labels("stored").inc(len(records))
                 return
             except asyncio.CancelledError:
                 raise

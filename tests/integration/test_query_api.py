@@ -19,7 +19,8 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from app.testing import WorkerProcess
+from agents.query.store_feed import store_group
+from app.testing import WorkerProcess, committed_offsets, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -199,6 +200,12 @@ def test_ingested_records_close_windows_and_the_query_answers_them(cluster: Clus
 
 def test_closed_windows_answer_the_right_series(cluster: Cluster, kafka_bootstrap: str) -> None:
     worker, metric = cluster.first, cluster.metrics[0]
+    topic = f"datanexus.windows.{metric}"
+    skipped_before = worker.metric("datanexus_query_store_records_total", result="skipped")
+    garbage = Producer({"bootstrap.servers": kafka_bootstrap})
+    garbage.produce(topic, b"{not json", b"garbage")
+    garbage.produce(topic, orjson.dumps(window("unconfigured", "web", 0, 1.0)), b"garbage")
+    assert garbage.flush(15) == 0
     produce(
         kafka_bootstrap, [window(metric, s, m, amount(s, m)) for s in SOURCES for m in range(10)]
     )
@@ -231,6 +238,23 @@ def test_closed_windows_answer_the_right_series(cluster: Cluster, kafka_bootstra
     assert status == 200 and stats["queries"] >= 2 and stats["backend_fetches"] >= 1
     assert set(cluster.metrics) <= set(stats["metrics"])
     assert worker.metric("datanexus_query_queries_total") >= 2
+
+    # records that are no window result are skipped and counted, and the feed commits past them
+    wait_for(
+        lambda: (
+            worker.metric("datanexus_query_store_records_total", result="skipped")
+            == skipped_before + 2
+        ),
+        what="both malformed records to be counted as skipped",
+    )
+    ends: dict[int, int] = {}
+    for message in read_topic(kafka_bootstrap, topic, expect=32):
+        partition = message.partition() or 0
+        ends[partition] = max(ends.get(partition, 0), (message.offset() or 0) + 1)
+    wait_for(
+        lambda: committed_offsets(kafka_bootstrap, store_group(worker.app_id), topic) == ends,
+        what=f"the aggregate store feed to commit {ends}",
+    )
 
 
 def test_window_update_for_a_cached_range_is_visible_in_the_next_query(
