@@ -80,8 +80,14 @@ class EventBatcher:
         self._acker = compiled_acker(self._stream)
         timer = asyncio.create_task(self._flush_on_timer())
         max_size = self._max_size
+        stream = self._stream
         try:
-            async for event in self._stream.events():
+            # the stream itself rather than stream.events(): one async generator less per event;
+            # current_event is the event whose value was just yielded
+            async for _ in stream:
+                event = stream.current_event
+                if event is None:  # not from a topic (faust's events() skips these too)
+                    continue
                 pending = self._pending  # the timer may have swapped the list meanwhile
                 if not pending:
                     self._oldest = time.monotonic()

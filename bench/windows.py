@@ -4,8 +4,9 @@ tumbling, sliding and session windows on one set of generated events.
     python bench/windows.py [--events 300000] [--keys 1000] [--batch 1000]
 
 Then, unless ``--engine-only``, the same events go to the embedded broker and are read by the bare
-Faust agent (F, bench/bare_agent.py), the windowed worker (W; :func:`windowed_worker_rate`, wired
-by the lead) and Quix Streams tumbling/hopping counts in a venv of their own (Q), as ratios.
+Faust agent (F, bench/bare_agent.py), the windowed worker (W; :func:`windowed_worker_rate`; F and
+W alternate ``--repeat`` times) and Quix Streams tumbling/hopping counts in a venv of their own
+(Q), as ratios.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ SIZE_MS, STEP_MS, GRACE_MS = 10_000, 2_000, 1_000
 
 def windowed_worker_rate(
     bootstrap: str, topic: str, expected: int, data_dir: Path, repartition: bool = False
-) -> float | None:
+) -> float:
     """Records/s of a DataNexus worker running the ``tumbling_count`` spec as a window pipeline
     on ``topic`` (JSON payloads keyed by source, Kafka timestamps as event time). Without
     ``repartition`` the topic's keying already keeps each source in one partition; with it,
@@ -232,25 +233,29 @@ def run_broker_comparisons(raw_events: list[tuple[int, bytes]], args: argparse.N
         create_topic(bootstrap, topic)
         produce_events(bootstrap, topic, raw_events)
         print(f"through the broker ({BROKER_PARTITIONS} partitions, {expected:,} records):")
-        bare = bare_agent_rate(bootstrap, topic, expected, Path(tmp))
+        # F and W alternate (F W F W ...): this 2-core machine drifts by 10% between runs, and
+        # a ratio of two runs far apart would measure the drift
+        bares: list[float] = []
+        workers: list[float] = []
+        for _ in range(args.repeat):
+            bares.append(bare_agent_rate(bootstrap, topic, expected, Path(tmp)))
+            workers.append(windowed_worker_rate(bootstrap, topic, expected, Path(tmp)))
         stock = bare_agent_rate(bootstrap, topic, expected, Path(tmp), stock_drain=True)
-        print(f"  F  bare Faust agent          {bare:>12,.0f} records/s   (our consumer hand-over)")
+        bare, worker = sum(bares) / len(bares), sum(workers) / len(workers)
+        runs = f"runs {', '.join(f'{b:,.0f}' for b in bares)}"
+        print(f"  F  bare Faust agent          {bare:>12,.0f} records/s   ({runs}; our hand-over)")
         print(
             f"  Fs same, faust's hand-over   {stock:>12,.0f} records/s"
             f"   F/Fs {bare / stock:.2f}   (app/faust_handover.py)"
         )
-        worker = windowed_worker_rate(bootstrap, topic, expected, Path(tmp))
-        if worker is None:
-            print("  W  windowed worker           not wired yet (windowed_worker_rate)")
-        else:
-            print(
-                f"  W  windowed worker           {worker:>12,.0f} records/s"
-                f"   W/F {worker / bare:.2f}   W/Fs {worker / stock:.2f}"
-                "   (topic keyed by source: no repartition)"
-            )
+        pairs = ", ".join(f"{w / b:.2f}" for w, b in zip(workers, bares, strict=True))
+        print(
+            f"  W  windowed worker           {worker:>12,.0f} records/s"
+            f"   W/F {worker / bare:.2f}   W/Fs {worker / stock:.2f}"
+            f"   (W/F per run {pairs}; topic keyed by source: no repartition)"
+        )
         if not args.no_repartition:
             rep = windowed_worker_rate(bootstrap, topic, expected, Path(tmp), repartition=True)
-            assert rep is not None
             print(
                 f"  WR windowed worker, by-key  {rep:>12,.0f} records/s"
                 f"   WR/F {rep / bare:.2f}   (through the repartition topic)"
@@ -259,8 +264,7 @@ def run_broker_comparisons(raw_events: list[tuple[int, bytes]], args: argparse.N
             quix = quix_rate(bootstrap, topic, expected, mode)
             rate = quix["records_per_s"]
             line = f"  Q  Quix Streams {mode:<10}  {rate:>12,.0f} records/s   Q/F {rate / bare:.2f}"
-            if worker is not None:
-                line += f"   W/Q {worker / rate:.2f}"
+            line += f"   W/Q {worker / rate:.2f}"
             print(line + f"   (closed windows {quix['closed']:,})")
 
 
@@ -271,6 +275,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--engine-only", action="store_true")
     parser.add_argument("--no-repartition", action="store_true", help="skip the WR figure")
+    parser.add_argument("--repeat", type=int, default=2, help="F and W runs, alternating")
     args = parser.parse_args()
     raw_events = generate_events(args.events, args.keys)
     print(f"{len(raw_events):,} events, {args.keys} group keys")

@@ -24,8 +24,9 @@ class ListStream:
     def noack(self) -> ListStream:
         return self
 
-    async def events(self) -> AsyncIterator[int]:
+    async def __aiter__(self) -> AsyncIterator[int]:
         for item in self.items:
+            self.current_event: int | None = item
             yield item
         if self.gate is not None:
             await self.gate.wait()
