@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AGENT_NAME = "datanexus.ingest.validate"
+BLOOM_DRAIN_TIMEOUT_S = 5.0
 
 
 def install_ingest_agent(
@@ -148,6 +149,22 @@ def install_ingest_agent(
                 await handle_deduplicated(events)
 
         handler = handle if dedupe is None else route
-        await EventBatcher(stream, handler, batch_size, within).run()
+        try:
+            await EventBatcher(stream, handler, batch_size, within).run()
+        finally:
+            if dedupe is not None:  # a graceful stop lets the last batches' Bloom additions land
+                await _drain_bloom_adds(dedupe)
 
     return app.agent(raw_topic, name=AGENT_NAME)(validate)
+
+
+async def _drain_bloom_adds(dedupe: DedupeRuntime) -> None:
+    """Their input offsets may be committed already: a stop before they land would let a
+    duplicate of those records through later. Bounded: a stop must not hang on Redis."""
+    in_flight = dedupe.stream.engine.in_flight
+    if not len(in_flight):
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(in_flight.drain()), BLOOM_DRAIN_TIMEOUT_S)
+    except (TimeoutError, asyncio.CancelledError):
+        log.warning("stopping with %d Bloom additions not landed", len(in_flight))

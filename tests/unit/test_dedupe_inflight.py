@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
+from agents.ingest import agent as ingest_agent
+from agents.ingest.agent import _drain_bloom_adds
 from tables.dedupe import DedupeConfig, DedupeMode, DedupeResult
 from tables.dedupe.inflight import InFlightBloomAdds
 from tables.dedupe.redis_mirror import PendingBloomAdd
@@ -54,3 +58,29 @@ async def test_the_next_batch_counts_a_key_being_added_as_seen() -> None:
     await engine.in_flight.drain()
     third = await engine.check_batch([record("a"), record("b")], T0 + 3, [])
     assert results(third) == [DedupeResult.DUPLICATE, DedupeResult.DUPLICATE]
+
+
+def _runtime_holding(in_flight: InFlightBloomAdds) -> Any:
+    return SimpleNamespace(stream=SimpleNamespace(engine=SimpleNamespace(in_flight=in_flight)))
+
+
+async def test_the_ingest_agent_lets_bloom_additions_land_when_it_stops() -> None:
+    in_flight, landed = InFlightBloomAdds(), []
+
+    async def slow_add() -> None:
+        await asyncio.sleep(0.05)
+        landed.append(True)
+
+    in_flight.start([PendingBloomAdd("window", "orders", b"a", T0)], slow_add)
+    await _drain_bloom_adds(_runtime_holding(in_flight))
+    assert landed == [True] and len(in_flight) == 0
+
+
+async def test_a_stop_does_not_hang_on_an_addition_that_never_lands(monkeypatch: Any) -> None:
+    monkeypatch.setattr(ingest_agent, "BLOOM_DRAIN_TIMEOUT_S", 0.05)
+    in_flight, never = InFlightBloomAdds(), asyncio.Event()
+    in_flight.start([PendingBloomAdd("window", "orders", b"a", T0)], never.wait)
+    await asyncio.wait_for(_drain_bloom_adds(_runtime_holding(in_flight)), 1)
+    assert in_flight.holds("orders", b"a")  # still pending: given up on, not lost silently
+    never.set()
+    await in_flight.drain()
