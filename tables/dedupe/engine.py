@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -14,15 +13,23 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from tables.bloom import RedisSlicedBloom, SlicePlan
+from tables.bloom import RedisSlicedBloom
 from tables.bloom.redis_sliced import ScriptHandle, execute_pipeline
-from tables.dedupe.config import DedupeConfig, DedupeConfigRegistry, DedupeMode, WindowClock
+from tables.dedupe.config import DedupeConfigRegistry, DedupeMode, WindowClock
 from tables.dedupe.filters import FilterCache, SourceFilters
 from tables.dedupe.inflight import InFlightBloomAdds
-from tables.dedupe.keys import fuzzy_key
 from tables.dedupe.local_state import WindowedMemoryState
 from tables.dedupe.metrics import DedupeMetrics
-from tables.dedupe.policy import action_for
+from tables.dedupe.plan import (
+    NO_SOURCE,
+    BatchPlan,
+    Candidate,
+    adds_of,
+    group_adds,
+    make_verdict,
+    plan_locally,
+    take_answers,
+)
 from tables.dedupe.prefetch import BloomAnswers
 from tables.dedupe.redis_mirror import (
     RELEASE_FIRST_SEEN,
@@ -32,40 +39,15 @@ from tables.dedupe.redis_mirror import (
     PendingBloomAdd,
     PendingFirstSeen,
     parse_first_seen,
+    queue_catch_up,
     queue_release,
     queue_set_first_seen,
 )
 from tables.dedupe.types import DedupeResult, DedupeStage, DedupeState, Record, Verdict
 
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
-NO_SOURCE = "_none"
+__all__ = ["NO_SOURCE", "REDIS_DOWN_ERRORS", "DedupeEngine"]
 _BLOOM_SCRIPTS: list[ScriptHandle] = [*RedisSlicedBloom.scripts, SET_FIRST_SEEN]
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """First occurrence in the batch of a key the local state does not hold within the window."""
-
-    index: int
-    source: str
-    state_key: str
-    key: str
-    redis_prefix: str
-    clock: int
-    config: DedupeConfig
-    local_late_age: int | None = None
-
-
-@dataclass(slots=True)
-class _BatchPlan:
-    verdicts: list[Verdict | None]
-    candidates: list[_Candidate] = field(default_factory=list)
-    bloom_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
-    late_keys: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
-    add: bool = True
-    """False: Bloom filters are only checked; the caller adds after its output was acknowledged."""
-    window_seen: dict[int, bool] = field(default_factory=dict)
-    late_seen: dict[int, bool] = field(default_factory=dict)
 
 
 class DedupeEngine:
@@ -123,9 +105,18 @@ class DedupeEngine:
         prune = getattr(self.state, "prune", None)
         if prune is not None:
             prune(now_ms)
-        plan = self._plan_locally(records, now_ms)
+        plan = plan_locally(
+            records,
+            now_ms,
+            registry=self.registry,
+            state=self.state,
+            in_flight=self.in_flight,
+            key_prefix=self.key_prefix,
+        )
         plan.add = deferred_adds is None
-        answered = self._take_answers(plan) if self.bloom_answers and not plan.add else None
+        answered = (
+            take_answers(plan, self.bloom_answers) if self.bloom_answers and not plan.add else None
+        )
         if answered is not None and not plan.candidates and not len(self.catch_up):
             self._finish(plan, {}, *answered)
         elif plan.candidates or plan.bloom_keys or len(self.catch_up):
@@ -140,92 +131,11 @@ class DedupeEngine:
         verdicts = [v for v in plan.verdicts if v is not None]
         assert len(verdicts) == len(records)
         if deferred_adds is not None:
-            deferred_adds.extend(self._adds_of(plan, now_ms))
+            deferred_adds.extend(adds_of(plan, now_ms))
         self._count(records, verdicts)
         return verdicts
 
-    def _plan_locally(self, records: Sequence[Record], now_ms: int) -> _BatchPlan:
-        plan = _BatchPlan(verdicts=[None] * len(records))
-        first_in_batch: dict[str, tuple[int, int]] = {}
-        for index, record in enumerate(records):
-            source = record.get("source") or NO_SOURCE
-            config = self.registry.for_source(record.get("source"))
-            mode = config.mode
-            if mode is DedupeMode.OFF:
-                plan.verdicts[index] = self._verdict(DedupeResult.UNIQUE, config, "dedupe off", "")
-                continue
-            if mode is DedupeMode.BLOOM:
-                key_bytes = record["id"].encode()
-                repeat = f"{source}|bloom|{record['id']}"  # the script catches repeats only
-                if repeat in first_in_batch:  # when it adds: without adding, catch them here
-                    reason = "repeat within batch"
-                    plan.verdicts[index] = self._verdict(
-                        DedupeResult.DUPLICATE, config, reason, record["id"]
-                    )
-                    continue
-                if self.in_flight.holds(source, key_bytes):
-                    reason = "probably seen within window (bloom, being added)"
-                    plan.verdicts[index] = self._verdict(
-                        DedupeResult.DUPLICATE, config, reason, record["id"]
-                    )
-                    continue
-                first_in_batch[repeat] = (index, now_ms)
-                plan.bloom_keys.setdefault(source, []).append((index, key_bytes))
-                plan.late_keys.setdefault(source, []).append((index, key_bytes))
-                continue
-            clock = now_ms if config.clock is WindowClock.RECEIVE_TIME else record["event_time"]
-            if mode is DedupeMode.EXACT:
-                key = record["id"]
-            else:
-                key = fuzzy_key(record["payload"], config.ignore_fields)
-            state_key = f"{source}|{mode.value}|{key}"
-            earlier = first_in_batch.get(state_key)
-            if earlier is not None:
-                result = DedupeResult.DUPLICATE
-                if abs(clock - earlier[1]) > config.window_ms:
-                    result = DedupeResult.LATE
-                plan.verdicts[index] = self._verdict(result, config, "repeat within batch", key)
-                continue
-            first_in_batch[state_key] = (index, clock)
-            seen_at = self.state.get(state_key)
-            if seen_at is not None and abs(clock - seen_at) <= config.window_ms:
-                plan.verdicts[index] = self._verdict(
-                    DedupeResult.DUPLICATE, config, "seen within window (local state)", key
-                )
-                continue
-            candidate = _Candidate(
-                index=index,
-                source=source,
-                state_key=state_key,
-                key=key,
-                redis_prefix=f"{self.key_prefix}:{{{source}}}:{mode.value}:",
-                clock=clock,
-                config=config,
-            )
-            if seen_at is not None and 0 < clock - seen_at <= config.late_horizon_ms:
-                candidate.local_late_age = clock - seen_at
-            plan.candidates.append(candidate)
-            plan.late_keys.setdefault(source, []).append((index, key.encode()))
-        return plan
-
-    def _take_answers(self, plan: _BatchPlan) -> tuple[dict[int, bool], dict[int, bool]] | None:
-        """The batch-wide lookups, if they cover every Bloom key of this plan (else None)."""
-        answers = self.bloom_answers
-        window_seen: dict[int, bool] = {}
-        late_seen: dict[int, bool] = {}
-        for source, items in plan.bloom_keys.items():
-            for index, key in items:
-                answer = answers.get((source, key))
-                if answer is None:
-                    return None
-                window_seen[index], late_seen[index] = answer
-        for items in plan.late_keys.values():
-            for index, _ in items:
-                if index not in late_seen:
-                    return None  # a candidate of another mode: its late lookup is not fetched
-        return window_seen, late_seen
-
-    async def _decide_with_redis(self, plan: _BatchPlan, now_ms: int) -> None:
+    async def _decide_with_redis(self, plan: BatchPlan, now_ms: int) -> None:
         assert self.redis is not None
         pending_first, pending_bloom = self.catch_up.take()
         parsers: list[Any] = []
@@ -233,9 +143,11 @@ class DedupeEngine:
         def build(pipe: Pipeline) -> None:
             parsers.clear()
             if pending_first or pending_bloom:
-                queued = self._queue_catch_up(pipe, pending_first, pending_bloom, now_ms)
+                queued = queue_catch_up(
+                    pipe, pending_first, pending_bloom, now_ms, self.filters_for
+                )
                 parsers.extend([None] * queued)
-            by_prefix: dict[str, list[_Candidate]] = defaultdict(list)
+            by_prefix: dict[str, list[Candidate]] = defaultdict(list)
             for candidate in plan.candidates:
                 by_prefix[candidate.redis_prefix].append(candidate)
             for prefix, group in by_prefix.items():
@@ -286,7 +198,7 @@ class DedupeEngine:
                     late_seen[index] = seen
         self._finish(plan, shared, window_seen, late_seen)
 
-    def _decide_locally(self, plan: _BatchPlan, now_ms: int) -> None:
+    def _decide_locally(self, plan: BatchPlan, now_ms: int) -> None:
         window_seen: dict[int, bool] = {}
         late_seen: dict[int, bool] = {}
         for source, items in plan.bloom_keys.items():
@@ -315,7 +227,7 @@ class DedupeEngine:
 
     def _finish(
         self,
-        plan: _BatchPlan,
+        plan: BatchPlan,
         shared: dict[int, int | None],
         window_seen: dict[int, bool],
         late_seen: dict[int, bool],
@@ -326,7 +238,7 @@ class DedupeEngine:
             key = c.key
             seen_at = shared.get(c.index)
             if seen_at == RELEASED:
-                verdicts[c.index] = self._verdict(
+                verdicts[c.index] = make_verdict(
                     DedupeResult.UNIQUE, c.config, "first seen (earlier sighting released)", key
                 )
                 self.state[c.state_key] = c.clock
@@ -335,18 +247,18 @@ class DedupeEngine:
                 age = abs(c.clock - seen_at)
                 if age <= c.config.window_ms:
                     reason = "seen within window (shared state)"
-                    verdicts[c.index] = self._verdict(DedupeResult.DUPLICATE, c.config, reason, key)
+                    verdicts[c.index] = make_verdict(DedupeResult.DUPLICATE, c.config, reason, key)
                     self.state[c.state_key] = seen_at
                     continue
                 c.local_late_age = age
             if c.local_late_age is not None:
                 reason = f"seen {c.local_late_age} ms ago, outside the window"
-                verdicts[c.index] = self._verdict(DedupeResult.LATE, c.config, reason, key)
+                verdicts[c.index] = make_verdict(DedupeResult.LATE, c.config, reason, key)
             elif late_seen.get(c.index, False):
                 reason = "probably seen before the window (late summary, approximate)"
-                verdicts[c.index] = self._verdict(DedupeResult.LATE, c.config, reason, key)
+                verdicts[c.index] = make_verdict(DedupeResult.LATE, c.config, reason, key)
             else:
-                verdicts[c.index] = self._verdict(DedupeResult.UNIQUE, c.config, "first seen", key)
+                verdicts[c.index] = make_verdict(DedupeResult.UNIQUE, c.config, "first seen", key)
             self.state[c.state_key] = c.clock
         for source, items in plan.bloom_keys.items():
             config = self.filters_for(source).config
@@ -354,30 +266,13 @@ class DedupeEngine:
                 key = key_bytes.decode()
                 if window_seen.get(index, False):
                     reason = "probably seen within window (bloom)"
-                    verdicts[index] = self._verdict(DedupeResult.DUPLICATE, config, reason, key)
+                    verdicts[index] = make_verdict(DedupeResult.DUPLICATE, config, reason, key)
                 elif late_seen.get(index, False):
                     reason = "probably seen before the window (late summary, approximate)"
-                    verdicts[index] = self._verdict(DedupeResult.LATE, config, reason, key)
+                    verdicts[index] = make_verdict(DedupeResult.LATE, config, reason, key)
                 else:
                     reason = "first seen (bloom)"
-                    verdicts[index] = self._verdict(DedupeResult.UNIQUE, config, reason, key)
-
-    @staticmethod
-    def _adds_of(plan: _BatchPlan, now_ms: int) -> list[PendingBloomAdd]:
-        """What the script would have added: keys the window filter (bloom mode) or the late
-        summary did not report as seen."""
-        adds: list[PendingBloomAdd] = []
-        for target, groups, seen in (
-            ("window", plan.bloom_keys, plan.window_seen),
-            ("late", plan.late_keys, plan.late_seen),
-        ):
-            for source, items in groups.items():
-                adds.extend(
-                    PendingBloomAdd(target, source, key, now_ms)
-                    for index, key in items
-                    if not seen.get(index, False)
-                )
-        return adds
+                    verdicts[index] = make_verdict(DedupeResult.UNIQUE, config, reason, key)
 
     async def apply_bloom_adds(self, adds: Sequence[PendingBloomAdd], now_ms: int) -> None:
         """Add deferred keys (see `check_batch`) to the Redis filters, or, while Redis is
@@ -389,7 +284,7 @@ class DedupeEngine:
                 self.catch_up.add_bloom(add)
         if self.redis is not None and not self.degraded and await self.flush_catch_up(now_ms):
             return
-        for (target, source), keys in _group_adds(adds).items():
+        for (target, source), keys in group_adds(adds).items():
             filters = self.filters_for(source)
             local = filters.window_local if target == "window" else filters.late_local
             local.check_and_add_sync(keys, now_ms)
@@ -406,47 +301,6 @@ class DedupeEngine:
         self.degraded = True
         self.last_error = f"{type(exc).__name__}: {exc}"
         self._retry_at_ms = now_ms + self.retry_interval_ms
-
-    def _queue_catch_up(
-        self,
-        pipe: Pipeline,
-        first_seen: list[PendingFirstSeen],
-        bloom_adds: list[PendingBloomAdd],
-        now_ms: int,
-    ) -> int:
-        """Queue the replay of an outage's first-seen writes; returns the number of commands."""
-        queued = 0
-        by_prefix: dict[str, list[PendingFirstSeen]] = defaultdict(list)
-        for item in first_seen:
-            if item.expires_at_ms > now_ms:
-                by_prefix[item.prefix].append(item)
-        for prefix, group in by_prefix.items():
-            queue_set_first_seen(
-                pipe,
-                prefix,
-                [item.key for item in group],
-                [item.value for item in group],
-                [item.expires_at_ms - now_ms for item in group],
-            )
-            queued += 1
-        by_slice: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
-        plans: dict[tuple[str, str], SlicePlan] = {}  # one filter lookup per source, not per key
-        for add in bloom_adds:
-            plan = plans.get((add.target, add.source))
-            if plan is None:
-                filters = self.filters_for(add.source)
-                bloom = filters.window if add.target == "window" else filters.late
-                assert bloom is not None
-                plan = plans[(add.target, add.source)] = bloom.plan
-            by_slice[(add.target, add.source, plan.slice_id(add.at_ms))].append(add.key)
-        for (target, source, slice_id), keys in by_slice.items():
-            filters = self.filters_for(source)
-            bloom = filters.window if target == "window" else filters.late
-            assert bloom is not None
-            if slice_id in bloom.plan.live_slice_ids(now_ms):
-                bloom.queue_add(pipe, keys, slice_id, now_ms)
-                queued += 1
-        return queued
 
     async def flush_catch_up(self, now_ms: int) -> bool:
         """Push queued first-seen keys to Redis now (call from a timer so the mirror catches
@@ -465,7 +319,7 @@ class DedupeEngine:
             self.last_error = None
             return True
         try:
-            await self._decide_with_redis(_BatchPlan(verdicts=[]), now_ms)
+            await self._decide_with_redis(BatchPlan(verdicts=[]), now_ms)
         except REDIS_DOWN_ERRORS as exc:
             self._enter_degraded(exc, now_ms)
             return False
@@ -554,17 +408,6 @@ class DedupeEngine:
 
     # ----------------------------------------------------------------- helpers
 
-    @staticmethod
-    def _verdict(result: DedupeResult, config: DedupeConfig, reason: str, key: str) -> Verdict:
-        return Verdict(result, action_for(result, config.late_policy), reason, key)
-
     def filters_for(self, source: str) -> SourceFilters:
         config = self.registry.for_source(None if source == NO_SOURCE else source)
         return self._filter_cache.get(source, config, self.redis)
-
-
-def _group_adds(adds: Sequence[PendingBloomAdd]) -> dict[tuple[str, str], list[bytes]]:
-    groups: dict[tuple[str, str], list[bytes]] = defaultdict(list)
-    for add in adds:
-        groups[(add.target, add.source)].append(add.key)
-    return groups

@@ -4,13 +4,18 @@ in one Lua call, plus the queue that replays first-seen keys after an outage."""
 from __future__ import annotations
 
 import struct
-from collections import deque
-from collections.abc import Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.asyncio.client import Pipeline
 
+from tables.bloom import SlicePlan
 from tables.bloom.redis_sliced import ScriptHandle
+
+if TYPE_CHECKING:
+    from tables.dedupe.filters import SourceFilters
 
 # KEYS[1]: a routing key carrying the source's hash tag (all keys of a batch share it, so the
 # script is Redis-Cluster friendly). ARGV[1]: key prefix; ARGV[2]: packed entries
@@ -165,3 +170,45 @@ class CatchUpQueue:
         self.first_seen.extendleft(reversed(first_seen))
         self.bloom_adds.extendleft(reversed(bloom))
         self._bound()
+
+
+def queue_catch_up(
+    pipe: Pipeline,
+    first_seen: list[PendingFirstSeen],
+    bloom_adds: list[PendingBloomAdd],
+    now_ms: int,
+    filters_for: Callable[[str], SourceFilters],
+) -> int:
+    """Queue the replay of an outage's first-seen writes; returns the number of commands."""
+    queued = 0
+    by_prefix: dict[str, list[PendingFirstSeen]] = defaultdict(list)
+    for item in first_seen:
+        if item.expires_at_ms > now_ms:
+            by_prefix[item.prefix].append(item)
+    for prefix, group in by_prefix.items():
+        queue_set_first_seen(
+            pipe,
+            prefix,
+            [item.key for item in group],
+            [item.value for item in group],
+            [item.expires_at_ms - now_ms for item in group],
+        )
+        queued += 1
+    by_slice: dict[tuple[str, str, int], list[bytes]] = defaultdict(list)
+    plans: dict[tuple[str, str], SlicePlan] = {}  # one filter lookup per source, not per key
+    for add in bloom_adds:
+        plan = plans.get((add.target, add.source))
+        if plan is None:
+            filters = filters_for(add.source)
+            bloom = filters.window if add.target == "window" else filters.late
+            assert bloom is not None
+            plan = plans[(add.target, add.source)] = bloom.plan
+        by_slice[(add.target, add.source, plan.slice_id(add.at_ms))].append(add.key)
+    for (target, source, slice_id), keys in by_slice.items():
+        filters = filters_for(source)
+        bloom = filters.window if target == "window" else filters.late
+        assert bloom is not None
+        if slice_id in bloom.plan.live_slice_ids(now_ms):
+            bloom.queue_add(pipe, keys, slice_id, now_ms)
+            queued += 1
+    return queued
