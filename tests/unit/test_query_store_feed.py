@@ -1,7 +1,9 @@
-"""The aggregate store feed's batch logic: decode, skip what is no window result, commit offsets.
+"""The aggregate store feed and its consumer-group loop (agents/group_consumer.py): decode, skip
+what is no window result, commit offsets, follow the assignment, retry a failing batch.
 
 The consumer here is a stand-in serving fixed messages; the feed against the real broker is
-covered by tests/integration/test_query_api.py (store, skip counts, commits, two workers).
+covered by tests/integration/test_query_api.py (store, skip counts, commits, two workers) and the
+repartition stage by tests/integration/test_windows_pipeline.py (restarts, kill -9).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def test_a_batch_keeps_window_results_skips_the_rest_and_commits_past_both() -> 
             ]
         ]
     )
-    batch = subject._poll(consumer)  # type: ignore[arg-type]
+    batch = subject.loop.poll(consumer)  # type: ignore[arg-type]
     assert batch is not None
     records, offsets = batch
     assert [(r.metric, r.start_ms, r.aggregates) for r in records] == [
@@ -110,12 +112,12 @@ def test_a_batch_keeps_window_results_skips_the_rest_and_commits_past_both() -> 
 
 
 def test_an_empty_poll_is_no_batch() -> None:
-    assert feed()._poll(StubConsumer([])) is None  # type: ignore[arg-type]
+    assert feed().loop.poll(StubConsumer([])) is None  # type: ignore[arg-type]
 
 
 def test_owned_follows_the_group_assignment() -> None:
     subject, consumer = feed(), StubConsumer([])
-    subject._subscribe(consumer)  # type: ignore[arg-type]
+    subject.loop.subscribe(consumer)  # type: ignore[arg-type]
     on_assign, on_revoke = consumer.callbacks["on_assign"], consumer.callbacks["on_revoke"]
     on_assign(consumer, [TopicPartition(TOPIC, p) for p in (2, 0, 1)])
     assert subject.owned() == {TOPIC: [0, 1, 2]}
@@ -136,5 +138,5 @@ def test_a_failing_store_is_retried_until_it_succeeds() -> None:
     subject = feed()
     subject._store = flaky
     record = WindowAggregate("spend", "web", 0, MIN, {"amount.sum": 1.0}, True)
-    asyncio.run(subject._store_until_done([record]))
+    asyncio.run(subject.loop._handle_until_done([record]))
     assert attempts == [1, 1, 1] and subject.stored == 1
