@@ -1,5 +1,8 @@
 """Window pipelines as Faust agents: source -> (repartition by group key) -> windows -> outputs.
 
+The repartition stage keeps no state and runs on a plain consumer group (``<app_id>.windows.
+<name>.repartition``, agents/group_consumer.py); the window stage is a Faust agent, for its table.
+
 Output contract (``datanexus.windows.<name>``; copy in /work/notes/window-output-format.md).
 One record per emitted window result (an ``on_update`` change or a closed window):
 

@@ -1,6 +1,6 @@
 """Drops records that a restarted repartition stage produced a second time.
 
-The repartition stage acks its source records only after their copies were acknowledged, so a
+The repartition stage commits its source offsets only after their copies were acknowledged, so a
 crash can re-produce copies with new offsets in the repartitioned topic, where the manager's
 offset guard cannot recognise them. Each copy carries its source (partition, offset); per input
 partition the highest source offset applied per source partition is kept in the window state
