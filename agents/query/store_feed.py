@@ -5,7 +5,7 @@ sink: it keeps no Faust state and its writes are upserts, so nothing of Faust's 
 Faust's per-message path (hand-over, event, ack: about 30 us a record here) is what a windowed
 worker is bound by. With ``on_close`` windows there is about one output per ten input records, and
 storing them through Faust took about 8% of the windowed worker's throughput (W 20.5k -> 22.4k
-records/s without it, bench/windows.py). librdkafka hands a batch over at about 1 us a record.
+records/s with that agent switched off, three alternating runs of bench/windows.py's W harness).
 
 Each worker stores the output partitions the group gives it and reads ask every worker
 (agents/query/cluster.py). Offsets are committed after a batch is stored and invalidated
