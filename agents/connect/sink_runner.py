@@ -16,12 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message
 
 from agents.connect.chain import apply_chain
 from agents.connect.dlq import FailedRecord, Stage
 from agents.connect.runner import TaskRunner
 from agents.connect.types import ConnectorError, ConnectRecord, RetriableError, SinkTask
+from agents.group_consumer import next_offsets
 
 log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.2
@@ -76,7 +77,7 @@ class SinkTaskRunner(TaskRunner):
                 if not messages or paused:
                     continue
                 await self._handle(task, messages)
-                offsets = _next_offsets(messages)
+                offsets = next_offsets(messages)
                 await self._call(partial(consumer.commit, offsets=offsets, asynchronous=False))
         finally:
             await self._call(consumer.close)
@@ -174,11 +175,3 @@ class SinkTaskRunner(TaskRunner):
                     )
                 )
         return failed
-
-
-def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    highest: dict[tuple[str, int], int] = {}
-    for m in messages:
-        tp = (m.topic() or "", m.partition() or 0)
-        highest[tp] = max(highest.get(tp, -1), m.offset() or 0)
-    return [TopicPartition(t, p, o + 1) for (t, p), o in highest.items()]

@@ -58,7 +58,7 @@ from tables.dedupe import (
     Record,
     Verdict,
 )
-from tables.dedupe.engine import NO_SOURCE
+from tables.dedupe.plan import NO_SOURCE
 from tables.dedupe.prefetch import prefetch_bloom
 from tables.dedupe.redis_mirror import PendingBloomAdd
 

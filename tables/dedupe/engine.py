@@ -46,7 +46,6 @@ from tables.dedupe.redis_mirror import (
 from tables.dedupe.types import DedupeResult, DedupeStage, DedupeState, Record, Verdict
 
 REDIS_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
-__all__ = ["NO_SOURCE", "REDIS_DOWN_ERRORS", "DedupeEngine"]
 _BLOOM_SCRIPTS: list[ScriptHandle] = [*RedisSlicedBloom.scripts, SET_FIRST_SEEN]
 
 

@@ -29,7 +29,8 @@ BloomAnswers = dict[tuple[str, bytes], tuple[bool, bool]]
 
 async def prefetch_bloom(engine: DedupeEngine, records: Sequence[Record], now_ms: int) -> None:
     """Look up every Bloom-mode record of the batch at once; answers go to `engine`."""
-    from tables.dedupe.engine import NO_SOURCE, REDIS_DOWN_ERRORS
+    from tables.dedupe.engine import REDIS_DOWN_ERRORS
+    from tables.dedupe.plan import NO_SOURCE
 
     engine.bloom_answers = {}
     if engine.redis is None or engine.degraded:

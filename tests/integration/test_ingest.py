@@ -8,6 +8,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
+from agents.group_consumer import next_offsets
 from agents.ingest.triage import ERROR_REASON_HEADER, ORIGIN_OFFSET_HEADER
 from app.testing import committed_offsets, headers_dict, read_topic
 from tests.integration.connect_helpers import wait_for
@@ -117,10 +118,10 @@ def test_kafka_ingest_forwards_valid_and_dead_letters_invalid(
     assert worker.metric("datanexus_ingest_rejected_total", path="kafka") == 4
 
     # every record's offset is acked and committed (EventBatcher's acks reach faust's commits)
-    ends: dict[int, int] = {}
-    for message in read_topic(kafka_bootstrap, raw, expect=len(good) + len(bad)):
-        partition = message.partition() or 0
-        ends[partition] = max(ends.get(partition, 0), (message.offset() or 0) + 1)
+    ends = {
+        tp.partition: tp.offset
+        for tp in next_offsets(read_topic(kafka_bootstrap, raw, expect=len(good) + len(bad)))
+    }
     wait_for(
         lambda: committed_offsets(kafka_bootstrap, worker.app_id, raw) == ends,
         30,

@@ -19,6 +19,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
+from agents.group_consumer import next_offsets
 from agents.query.store_feed import store_group
 from app.testing import WorkerProcess, committed_offsets, read_topic
 
@@ -247,10 +248,10 @@ def test_closed_windows_answer_the_right_series(cluster: Cluster, kafka_bootstra
         ),
         what="both malformed records to be counted as skipped",
     )
-    ends: dict[int, int] = {}
-    for message in read_topic(kafka_bootstrap, topic, expect=32):
-        partition = message.partition() or 0
-        ends[partition] = max(ends.get(partition, 0), (message.offset() or 0) + 1)
+    ends = {
+        tp.partition: tp.offset
+        for tp in next_offsets(read_topic(kafka_bootstrap, topic, expect=32))
+    }
     wait_for(
         lambda: committed_offsets(kafka_bootstrap, store_group(worker.app_id), topic) == ends,
         what=f"the aggregate store feed to commit {ends}",
